@@ -1,0 +1,13 @@
+"""``python -m accelport`` and the ``accelport`` console script."""
+
+from __future__ import annotations
+
+
+def main() -> None:
+    from accelport.codemod.cli import main as cli_main
+
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()
