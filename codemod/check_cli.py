@@ -1,0 +1,105 @@
+"""``accelport check``: report every CUDA-specific site, write nothing (the pre-commit hook)."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from accelport.codemod import baseline as baseline_mod
+from accelport.codemod import report
+from accelport.codemod.cli import (
+    CONFIG, EXCLUDE, EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_USAGE, EXTEND_EXCLUDE, FORCE_EXCLUDE, IGNORE, JOBS,
+    PATHS, RUNTIME, SELECT, _jobs, _settings, _sources, app,
+)  # fmt: skip
+from accelport.codemod.runner import Mode, run
+from accelport.rules import registry
+
+
+class Format(str, Enum):
+    text = "text"
+    json = "json"
+    github = "github"
+    sarif = "sarif"
+
+
+@app.command()
+def check(
+    paths: Optional[List[str]] = PATHS,
+    output_format: Format = typer.Option(Format.text, "--output-format", help="text, json, github (workflow annotations) or sarif (2.1.0)."),
+    statistics: bool = typer.Option(False, "--statistics", help="Print counts per rule instead of each site."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Only findings not recorded in this file fail."),
+    update_baseline: bool = typer.Option(False, "--update-baseline", help="Record today's findings in --baseline and pass."),
+    report_unused: bool = typer.Option(False, "--report-unused-suppressions", help="Also report suppression comments that silence nothing."),
+    runtime: Optional[str] = RUNTIME,
+    select: Optional[List[str]] = SELECT,
+    ignore: Optional[List[str]] = IGNORE,
+    exclude: Optional[List[str]] = EXCLUDE,
+    extend_exclude: Optional[List[str]] = EXTEND_EXCLUDE,
+    force_exclude: Optional[bool] = FORCE_EXCLUDE,
+    jobs: Optional[int] = JOBS,
+    config: Optional[Path] = CONFIG,
+) -> None:
+    """Report every CUDA-specific site (fixable ones marked [*]); exit 1 if there is any."""
+    paths = paths or []
+    if update_baseline and baseline is None:
+        typer.echo("accelport: --update-baseline needs --baseline FILE", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config)
+    sources, missing = _sources(paths, pattern, force)
+    outcomes = run(sources, settings, Mode.CHECK, _jobs(jobs, table))
+    sites = report.all_sites(outcomes)
+    if report_unused:
+        sites = sorted(sites + _unused(outcomes))
+    if baseline is not None:
+        if update_baseline:
+            baseline_mod.write(baseline, sites)
+            typer.echo(f"baseline {baseline}: {len(sites)} finding{'s' if len(sites) != 1 else ''} recorded", err=True)
+            sites = []
+        else:
+            try:
+                sites = baseline_mod.new_findings(sites, baseline_mod.load(baseline))
+            except baseline_mod.BaselineError as exc:
+                typer.echo(f"accelport: {exc}", err=True)
+                raise typer.Exit(EXIT_USAGE)
+    _emit(sites, output_format, statistics)
+    for line in report.errors(outcomes) + missing:
+        typer.echo(line, err=True)
+    if missing or any(o.error for o in outcomes):
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(EXIT_FOUND if sites else EXIT_OK)
+
+
+def _unused(outcomes) -> list:
+    from accelport.codemod.results import Finding
+
+    return [
+        Finding(o.display, line, 1, "unused-suppression", f"suppression of {rule!r} silences nothing", "AP000")
+        for o in outcomes
+        for line, rule in o.unused_suppressions
+    ]
+
+
+def _emit(sites, output_format: Format, statistics: bool) -> None:
+    if statistics:
+        for line in report.statistics(sites):
+            sys.stdout.write(line + "\n")
+        return
+    if output_format is Format.json:
+        sys.stdout.write(report.as_json(sites))
+    elif output_format is Format.github:
+        sys.stdout.write(report.as_github(sites))
+    elif output_format is Format.sarif:
+        sys.stdout.write(report.as_sarif(sites, registry.ALL_RULES))
+    else:
+        sys.stdout.write(report.as_text(sites))
+        if sites:
+            fixable = sum(1 for s in sites if s.fixable)
+            typer.echo(
+                f"{len(sites)} CUDA-specific site{'s' if len(sites) != 1 else ''} "
+                f"({fixable} fixable with `accelport rewrite`)",
+                err=True,
+            )

@@ -1,0 +1,180 @@
+"""The command line: a thin typer layer that builds ``Settings`` and calls the engine.
+
+Exit codes (also in the README):
+  0    nothing left to do
+  1    files would change (``--diff``/``--check``), or sites need manual attention, or ``check`` found sites
+  2    bad usage or configuration
+  123  a file could not be processed (it is named; every other file was still processed)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import typer
+
+from accelport import __version__
+from accelport.codemod import config as config_mod
+from accelport.codemod import report
+from accelport.codemod.discovery import compile_patterns, discover
+from accelport.codemod.runner import Mode, Outcome, run
+from accelport.codemod.settings import RUNTIME_MODULES, Settings
+from accelport.rules import registry
+
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 123
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Port CUDA-only PyTorch code to accelerator-agnostic get_accelerator() calls, and keep it ported.",
+)
+
+
+def _split(values: Optional[List[str]]) -> List[str]:
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"accelport: {message}", err=True)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"accelport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+) -> None:
+    """Port CUDA-only PyTorch code to accelerator-agnostic get_accelerator() calls, and keep it ported."""
+
+
+def _settings(
+    paths: List[str],
+    select: Optional[List[str]],
+    ignore: Optional[List[str]],
+    runtime: Optional[str],
+    exclude: Optional[List[str]],
+    extend_exclude: Optional[List[str]],
+    force_exclude: Optional[bool],
+    config_path: Optional[Path],
+) -> tuple:
+    start = Path(paths[0]) if paths else Path.cwd()
+    try:
+        pyproject = config_path or config_mod.find_pyproject(start if start.is_dir() else start.parent)
+        table: Dict[str, Any] = config_mod.load(pyproject)
+    except config_mod.ConfigError as exc:
+        _fail(str(exc))
+    runtime = runtime or table.get("runtime", "accelport")
+    if runtime not in RUNTIME_MODULES:
+        _fail(f"--runtime must be one of {', '.join(RUNTIME_MODULES)}, not {runtime!r}")
+    try:
+        rules = registry.select(_split(select) or table.get("select", []), _split(ignore) or table.get("ignore", []))
+        per_file = tuple(
+            (glob, registry.resolve(names)) for glob, names in sorted(table.get("per-file-ignores", {}).items())
+        )
+        patterns = (exclude if exclude else table.get("exclude", [])) + (extend_exclude or []) + table.get("extend-exclude", [])
+        pattern = compile_patterns(patterns)
+    except (registry.UnknownRule, ValueError) as exc:
+        _fail(str(exc))
+    force = table.get("force-exclude", False) if force_exclude is None else force_exclude
+    settings = Settings(runtime=runtime, rules=rules, per_file_ignores=per_file)
+    return settings, pattern, force, table
+
+
+def _jobs(jobs: Optional[int], table: Dict[str, Any]) -> int:
+    value = jobs if jobs is not None else table.get("jobs", 0)
+    return value if value and value > 0 else (os.cpu_count() or 1)
+
+
+def _sources(paths: List[str], pattern, force: bool) -> tuple:
+    sources, missing = discover(paths, pattern, force)
+    return sources, [f"error: {path}: {reason}" for path, reason in missing]
+
+
+PATHS = typer.Argument(None, help="Files and folders to process.")
+SELECT = typer.Option(None, "--select", help="Only these rules (names or codes, comma-separated; ALL for every rule).")
+IGNORE = typer.Option(None, "--ignore", help="Skip these rules (names or codes, comma-separated).")
+EXCLUDE = typer.Option(None, "--exclude", help="Regex of paths to skip (replaces the config's exclude).")
+EXTEND_EXCLUDE = typer.Option(None, "--extend-exclude", help="Regex of paths to skip, added to the excludes.")
+FORCE_EXCLUDE = typer.Option(None, "--force-exclude/--no-force-exclude", help="Apply excludes to files named explicitly too (for pre-commit).")
+JOBS = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores).")
+CONFIG = typer.Option(None, "--config", help="pyproject.toml to read [tool.accelport] from (default: nearest upward).")
+RUNTIME = typer.Option(None, "--runtime", help="Where get_accelerator comes from: accelport or deepspeed.")
+
+
+@app.command()
+def rewrite(
+    paths: Optional[List[str]] = PATHS,
+    diff: bool = typer.Option(False, "--diff", help="Print a unified diff on stdout; write nothing."),
+    check: bool = typer.Option(False, "--check", help="List the files that would change; write nothing."),
+    runtime: Optional[str] = RUNTIME,
+    select: Optional[List[str]] = SELECT,
+    ignore: Optional[List[str]] = IGNORE,
+    exclude: Optional[List[str]] = EXCLUDE,
+    extend_exclude: Optional[List[str]] = EXTEND_EXCLUDE,
+    force_exclude: Optional[bool] = FORCE_EXCLUDE,
+    jobs: Optional[int] = JOBS,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and findings."),
+    config: Optional[Path] = CONFIG,
+) -> None:
+    """Rewrite CUDA-specific code in place (or show the diff), and list what needs a human."""
+    paths = paths or []
+    settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config)
+    sources, missing = _sources(paths, pattern, force)
+    mode = Mode.DIFF if diff or check else Mode.WRITE
+    outcomes = run(sources, settings, mode, _jobs(jobs, table))
+    if diff:
+        sys.stdout.write("".join(o.diff for o in outcomes))
+    elif check:
+        for outcome in outcomes:
+            if outcome.changed:
+                sites = sum(outcome.counts.values())
+                typer.echo(f"would rewrite {outcome.display} ({sites} site{'s' if sites != 1 else ''})")
+    verb = "would be rewritten" if (diff or check) else "rewritten"
+    lines = report.rewrite_summary(outcomes, verb) + missing
+    if quiet:
+        lines = [line for line in lines if line.startswith("error:") or ": " in line and not line.startswith(" ")]
+    for line in lines:
+        typer.echo(line, err=True)
+    raise typer.Exit(_rewrite_exit(outcomes, missing, diff or check))
+
+
+def _rewrite_exit(outcomes: List[Outcome], missing: List[str], dry: bool) -> int:
+    if missing or any(o.error for o in outcomes):
+        return EXIT_ERROR
+    if dry and any(o.changed for o in outcomes):
+        return EXIT_FOUND
+    if any(o.findings for o in outcomes):
+        return EXIT_FOUND
+    return EXIT_OK
+
+
+@app.command("rules")
+def list_rules() -> None:
+    """List every rule: name, code, whether it fixes or only reports, on by default, summary."""
+    for rule in registry.ALL_RULES:
+        kind = "fix" if rule.FIXES else "report"
+        default = "" if rule.DEFAULT else " (off by default)"
+        typer.echo(f"{rule.CODE}  {rule.NAME:20s} {kind:6s} {rule.summary()}{default}")
+
+
+def main() -> None:
+    from accelport.codemod import check_cli  # registers `check`
+
+    del check_cli
+    app(prog_name="accelport")
+
+
+def check_main() -> None:
+    """The ``check-torchcuda`` console script: ``accelport check`` under the hook's name."""
+    from accelport.codemod import check_cli
+
+    del check_cli
+    app(args=["check", *sys.argv[1:]], prog_name="check-torchcuda")

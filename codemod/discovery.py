@@ -1,0 +1,158 @@
+"""Which files a run reads: ``*.py`` below the given folders, minus what git ignores and excludes."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, List, Optional, Pattern, Sequence, Set, Tuple
+
+# Folder names that never hold code a user wants ported.
+SKIPPED_DIRS = frozenset(
+    {
+        ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".ruff_cache",
+        ".pytest_cache", "__pycache__", "node_modules", "site-packages", "build", "dist", ".eggs",
+    }
+)  # fmt: skip
+SUFFIXES = (".py", ".pyi")
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    display: str
+    # The folder the user named: a symlink resolving outside it is never written through.
+    root: Path
+
+
+def compile_patterns(patterns: Iterable[str]) -> Optional[Pattern[str]]:
+    """One regex from many; each matches against ``/relative/path`` (folders end with ``/``)."""
+    parts = [p for p in patterns if p]
+    if not parts:
+        return None
+    try:
+        return re.compile("|".join(f"(?:{p})" for p in parts))
+    except re.error as exc:
+        raise ValueError(f"invalid exclude pattern: {exc}") from None
+
+
+def _git_ignored(root: Path) -> Tuple[Optional[Path], Set[str]]:
+    """(repository top, ignored paths relative to it) or (None, empty) outside a git checkout."""
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        if top.returncode != 0:
+            return None, set()
+        toplevel = Path(top.stdout.strip())
+        listed = subprocess.run(
+            ["git", "-C", str(toplevel), "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"],
+            capture_output=True, timeout=120, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None, set()
+    if listed.returncode != 0:
+        return None, set()
+    entries = {e.rstrip("/") for e in listed.stdout.decode("utf-8", "surrogateescape").split("\0") if e}
+    return toplevel, entries
+
+
+def _matches(pattern: Optional[Pattern[str]], text: str) -> bool:
+    return pattern is not None and pattern.search(text) is not None
+
+
+def _is_virtualenv(path: Path) -> bool:
+    return (path / "pyvenv.cfg").is_file()
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+class _GitIgnore:
+    def __init__(self) -> None:
+        self.cache: dict = {}
+
+    def ignored(self, path: Path) -> bool:
+        for parent in (path, *path.parents):
+            if parent in self.cache:
+                top, entries = self.cache[parent]
+                break
+        else:
+            top, entries = _git_ignored(path if path.is_dir() else path.parent)
+            self.cache[path if path.is_dir() else path.parent] = (top, entries)
+            if top is not None:
+                self.cache[top] = (top, entries)
+        if top is None:
+            return False
+        try:
+            rel = path.relative_to(top).as_posix()
+        except ValueError:
+            return False
+        while rel and rel != ".":
+            if rel in entries:
+                return True
+            rel = rel.rpartition("/")[0]
+        return False
+
+
+def discover(
+    paths: Sequence[str],
+    exclude: Optional[Pattern[str]] = None,
+    force_exclude: bool = False,
+    suffixes: Tuple[str, ...] = SUFFIXES,
+) -> Tuple[List[Source], List[Tuple[str, str]]]:
+    """Files to process, sorted, without duplicates; and (path, reason) for paths that do not exist."""
+    found: dict = {}
+    missing: List[Tuple[str, str]] = []
+    gitignore = _GitIgnore()
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists() and not path.is_symlink():
+            missing.append((raw, "no such file or folder"))
+            continue
+        absolute = Path(os.path.abspath(path))
+        if not path.is_dir():
+            display = _display(absolute)
+            if force_exclude and (_matches(exclude, "/" + display) or gitignore.ignored(absolute)):
+                continue
+            found.setdefault(absolute, Source(absolute, display, absolute.parent))
+            continue
+        for file in _walk(absolute, exclude, gitignore, suffixes):
+            found.setdefault(file, Source(file, _display(file), absolute))
+    return sorted(found.values(), key=lambda s: s.display), missing
+
+
+def _walk(root: Path, exclude: Optional[Pattern[str]], gitignore: _GitIgnore, suffixes: Tuple[str, ...]) -> List[Path]:
+    out: List[Path] = []
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        rel_here = here.relative_to(root).as_posix()
+        prefix = "/" if rel_here == "." else f"/{rel_here}/"
+        keep = []
+        for name in sorted(dirs):
+            child = here / name
+            if name in SKIPPED_DIRS or name.endswith(".egg-info") or _is_virtualenv(child):
+                continue
+            if _matches(exclude, f"{prefix}{name}/"):
+                continue
+            if gitignore.ignored(child):
+                continue
+            keep.append(name)
+        dirs[:] = keep
+        for name in sorted(files):
+            if not name.endswith(suffixes):
+                continue
+            if _matches(exclude, f"{prefix}{name}"):
+                continue
+            file = here / name
+            if gitignore.ignored(file):
+                continue
+            out.append(file)
+    return out

@@ -1,0 +1,208 @@
+"""What a value is used as, decided by its parent before the value itself is visited.
+
+Several rules need the same judgement: is this string or this ``current_device()`` call used as a
+device, as an integer index, or as a communication backend? The parent node knows (``.to(_)``,
+``device_ids=[_]``, ``init_process_group(_)``), so the walk marks each child on the way down and a
+rule reads the mark on the way up.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import libcst as cst
+
+from accelport.codemod.context import BACKEND, DEVICE, INDEX, Context
+
+DEVICE_KEYWORDS = frozenset({"device", "map_location", "device_type"})
+AUTOCAST = frozenset({"torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast"})
+INT_BUILTINS = frozenset({"range", "int"})
+TORCH_DEVICE = "torch.device"
+
+
+def is_device_word(name: str) -> bool:
+    return name == "device" or name.endswith("_device")
+
+
+def is_backend_word(name: str) -> bool:
+    return name == "backend" or name.endswith("_backend")
+
+
+def terminal_name(node: cst.BaseExpression) -> Optional[str]:
+    """``x`` for a name, ``attr`` for ``a.b.attr``, else None."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return node.attr.value
+    return None
+
+
+def positional(call: cst.Call) -> Sequence[cst.Arg]:
+    out = []
+    for arg in call.args:
+        if arg.keyword is not None or arg.star:
+            break
+        out.append(arg)
+    return out
+
+
+def keyword(call: cst.Call, name: str) -> Optional[cst.Arg]:
+    for arg in call.args:
+        if arg.keyword is not None and arg.keyword.value == name:
+            return arg
+    return None
+
+
+def distributed_function(qname: Optional[str]) -> Optional[str]:
+    """``init_process_group`` for ``torch.distributed.init_process_group`` (any submodule path)."""
+    if qname is None:
+        return None
+    if qname.startswith("torch.distributed.") or qname.startswith("deepspeed."):
+        return qname.rsplit(".", 1)[1]
+    return None
+
+
+# Backend argument positions: function -> (positional index or None, keyword names).
+BACKEND_ARGS = {
+    "init_process_group": (0, ("backend",)),
+    "new_group": (2, ("backend",)),
+    "new_subgroups": (None, ("backend",)),
+    "new_subgroups_by_enumeration": (None, ("backend",)),
+    "init_distributed": (0, ("dist_backend",)),
+}
+
+
+def _device_like(node: cst.BaseExpression, ctx: Context) -> bool:
+    """``x.device``, ``x.device.type``, ``device``, ``self.main_device``."""
+    if isinstance(node, cst.Attribute) and node.attr.value == "type":
+        return _device_like(node.value, ctx)
+    name = terminal_name(node)
+    return name is not None and is_device_word(name)
+
+
+def _backend_like(node: cst.BaseExpression, ctx: Context) -> bool:
+    if isinstance(node, cst.Call):
+        return distributed_function(ctx.qname(node.func)) == "get_backend"
+    name = terminal_name(node)
+    return name is not None and is_backend_word(name)
+
+
+def _mark_call(ctx: Context, node: cst.Call) -> None:
+    func = node.func
+    qname = ctx.qname(func)
+    method = func.attr.value if isinstance(func, cst.Attribute) else None
+    args = positional(node)
+
+    for arg in node.args:
+        if arg.keyword is None:
+            continue
+        word = arg.keyword.value
+        if word in DEVICE_KEYWORDS:
+            ctx.set_role(arg.value, DEVICE)
+        elif word == "output_device":
+            ctx.set_role(arg.value, INDEX)
+        elif word == "device_ids" and isinstance(arg.value, (cst.List, cst.Tuple)):
+            for element in arg.value.elements:
+                ctx.set_role(element.value, INDEX)
+
+    if args:
+        first = args[0].value
+        if method == "to" or qname == TORCH_DEVICE or qname in AUTOCAST:
+            ctx.set_role(first, DEVICE)
+        elif method in ("set_device", "default_generator", "cuda") or qname == "torch.cuda.device":
+            ctx.set_role(first, INDEX)
+        elif isinstance(func, cst.Name) and func.value in INT_BUILTINS and qname is None:
+            for arg in args:
+                ctx.set_role(arg.value, INDEX)
+        if qname == TORCH_DEVICE and len(args) > 1:
+            ctx.set_role(args[1].value, INDEX)
+    if method == "cuda":
+        device_kw = keyword(node, "device")
+        if device_kw is not None:
+            ctx.set_role(device_kw.value, INDEX)
+
+    dist = distributed_function(qname)
+    if dist in BACKEND_ARGS:
+        index, words = BACKEND_ARGS[dist]
+        if index is not None and len(args) > index:
+            ctx.set_role(args[index].value, BACKEND)
+        for word in words:
+            arg = keyword(node, word)
+            if arg is not None:
+                ctx.set_role(arg.value, BACKEND)
+
+    if method == "add_argument" and args and isinstance(args[0].value, cst.SimpleString):
+        flag = args[0].value.evaluated_value
+        if isinstance(flag, str) and is_device_word(flag.lstrip("-").replace("-", "_")):
+            default = keyword(node, "default")
+            if default is not None:
+                ctx.set_role(default.value, DEVICE)
+
+
+def _mark_comparison(ctx: Context, node: cst.Comparison) -> None:
+    operands = [node.left] + [target.comparator for target in node.comparisons]
+    for index, operand in enumerate(operands):
+        neighbours = operands[max(index - 1, 0) : index] + operands[index + 1 : index + 2]
+        for other in neighbours:
+            if _device_like(other, ctx):
+                ctx.set_role(operand, DEVICE)
+            elif _backend_like(other, ctx):
+                ctx.set_role(operand, BACKEND)
+            elif isinstance(other, cst.Integer):
+                ctx.set_role(operand, INDEX)
+
+
+def _mark_assignment(ctx: Context, targets: Sequence[cst.BaseExpression], value: Optional[cst.BaseExpression]) -> None:
+    if value is None:
+        return
+    words = [terminal_name(target) for target in targets]
+    if words and all(w is not None and is_device_word(w) for w in words):
+        ctx.set_role(value, DEVICE)
+    elif words and all(w is not None and is_backend_word(w) for w in words):
+        ctx.set_role(value, BACKEND)
+
+
+def mark(ctx: Context, node: cst.CSTNode) -> None:
+    """Mark the children of ``node`` with the role their position gives them."""
+    if isinstance(node, cst.Call):
+        _mark_call(ctx, node)
+    elif isinstance(node, cst.Comparison):
+        _mark_comparison(ctx, node)
+    elif isinstance(node, cst.Assign):
+        _mark_assignment(ctx, [t.target for t in node.targets], node.value)
+    elif isinstance(node, cst.AnnAssign):
+        _mark_assignment(ctx, [node.target], node.value)
+    elif isinstance(node, cst.Param):
+        if node.default is not None:
+            _mark_assignment(ctx, [node.name], node.default)
+    elif isinstance(node, cst.BinaryOperation):
+        if isinstance(node.operator, cst.Modulo) and isinstance(node.left, (cst.SimpleString, cst.ConcatenatedString)):
+            right = node.right
+            items = [e.value for e in right.elements] if isinstance(right, cst.Tuple) else [right]
+            for item in items:
+                ctx.set_role(item, INDEX)
+        elif not isinstance(node.left, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+            ctx.set_role(node.left, INDEX)
+            ctx.set_role(node.right, INDEX)
+    elif isinstance(node, cst.SubscriptElement):
+        if isinstance(node.slice, cst.Index):
+            ctx.set_role(node.slice.value, INDEX)
+    elif isinstance(node, cst.FormattedString):
+        parts = node.parts
+        if (
+            len(parts) == 2
+            and isinstance(parts[0], cst.FormattedStringText)
+            and parts[0].value == "cuda:"
+            and isinstance(parts[1], cst.FormattedStringExpression)
+        ):
+            ctx.set_role(parts[1].expression, INDEX)
+    elif isinstance(node, cst.IfExp):
+        role = ctx.role(node)
+        if role is not None:
+            ctx.set_role(node.body, role)
+            ctx.set_role(node.orelse, role)
+    elif isinstance(node, cst.BooleanOperation):
+        role = ctx.role(node)
+        if role is not None:
+            ctx.set_role(node.left, role)
+            ctx.set_role(node.right, role)

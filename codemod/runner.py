@@ -1,0 +1,131 @@
+"""Run the transform over files: serially for one file, in a process pool otherwise. Never prints."""
+
+from __future__ import annotations
+
+import ast
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from accelport.codemod.diff import unified_diff
+from accelport.codemod.discovery import Source
+from accelport.codemod.results import Finding
+from accelport.codemod.settings import Settings
+from accelport.codemod.source import SourceError, decode
+from accelport.codemod.transform import transform_source
+from accelport.codemod.write import WriteError, digest, write_atomic
+
+
+class Mode(str, Enum):
+    WRITE = "write"  # rewrite in place
+    DIFF = "diff"  # print a diff, write nothing
+    CHECK = "check"  # report every site, write nothing
+
+
+@dataclass
+class Outcome:
+    """What one file produced; picklable, so workers can hand it to the parent."""
+
+    display: str
+    changed: bool = False
+    written: bool = False
+    diff: str = ""
+    counts: Dict[str, int] = field(default_factory=dict)
+    findings: List[Finding] = field(default_factory=list)
+    fixes: List[Finding] = field(default_factory=list)
+    error: Optional[str] = None
+    unused_suppressions: List[Tuple[int, str]] = field(default_factory=list)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(root))
+        return True
+    except ValueError:
+        return False
+
+
+def verify(old: str, new: str) -> Optional[str]:
+    """Why ``new`` must not be written, or None: it has to parse."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(new)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+        return f"internal error: the rewritten text does not parse ({exc}); file left unchanged"
+    return None
+
+
+def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
+    """Read, transform and (in WRITE mode) write one file. Never raises."""
+    outcome = Outcome(source.display)
+    try:
+        data = source.path.read_bytes()
+    except OSError as exc:
+        outcome.error = f"cannot read: {exc.strerror or exc}"
+        return outcome
+    try:
+        decoded = decode(data)
+    except SourceError as exc:
+        outcome.error = str(exc)
+        return outcome
+    result = transform_source(decoded.text, source.display, settings, want_fixes=mode is Mode.CHECK)
+    outcome.error = result.error
+    outcome.counts = result.counts
+    outcome.findings = result.findings
+    outcome.fixes = result.fixes
+    outcome.unused_suppressions = result.unused_suppressions
+    if result.error is not None or not result.changed:
+        return outcome
+    problem = verify(result.old_text, result.new_text)
+    if problem is not None:
+        outcome.error = problem
+        return outcome
+    outcome.changed = True
+    if mode is Mode.DIFF:
+        outcome.diff = unified_diff(result.old_text, result.new_text, source.display)
+    elif mode is Mode.WRITE:
+        if source.path.is_symlink() and not _inside(source.path, source.root):
+            outcome.error = "symlink points outside the tree given; not written through"
+            return outcome
+        try:
+            write_atomic(source.path, decoded.encode(result.new_text), digest(data))
+        except (WriteError, UnicodeEncodeError) as exc:
+            outcome.error = str(exc)
+            return outcome
+        outcome.written = True
+    return outcome
+
+
+def _process_star(args: Tuple[Source, Settings, Mode]) -> Outcome:
+    return process(*args)
+
+
+def run(
+    sources: Sequence[Source],
+    settings: Settings,
+    mode: Mode,
+    jobs: int = 1,
+    on_done: Optional[Callable[[Outcome], None]] = None,
+) -> List[Outcome]:
+    """Outcomes in the order of ``sources`` (sorted by discovery), whatever order workers finish in."""
+    outcomes: List[Outcome] = []
+    for outcome in iterate(sources, settings, mode, jobs):
+        outcomes.append(outcome)
+        if on_done is not None:
+            on_done(outcome)
+    return outcomes
+
+
+def iterate(sources: Sequence[Source], settings: Settings, mode: Mode, jobs: int) -> Iterator[Outcome]:
+    work = [(source, settings, mode) for source in sources]
+    if jobs <= 1 or len(work) <= 1:
+        yield from map(_process_star, work)
+        return
+    chunk = max(1, min(16, len(work) // (jobs * 4)))
+    with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
+        yield from pool.map(_process_star, work, chunksize=chunk)

@@ -1,0 +1,27 @@
+"""The settings a run is made with: built by the CLI from options and ``[tool.accelport]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import FrozenSet, Optional, Tuple
+
+RUNTIME_MODULES = {
+    "accelport": "accelport.accelerator_runtime",
+    "deepspeed": "deepspeed.accelerator",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    runtime: str = "accelport"
+    # Rule names that run; None means the default set (every rule but the advisory ones).
+    rules: Optional[FrozenSet[str]] = None
+    exclude: Tuple[str, ...] = ()
+    extend_exclude: Tuple[str, ...] = ()
+    force_exclude: bool = False
+    # Glob of path -> rule names ignored in files matching it.
+    per_file_ignores: Tuple[Tuple[str, FrozenSet[str]], ...] = ()
+
+    @property
+    def runtime_module(self) -> str:
+        return RUNTIME_MODULES[self.runtime]

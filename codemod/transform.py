@@ -1,0 +1,107 @@
+"""``transform_source``: text in, ``FileResult`` out. Pure, never raises, never imports the code it reads."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Sequence
+
+import libcst as cst
+
+from accelport.codemod import imports, suppress
+from accelport.codemod.context import Context, Site
+from accelport.codemod.names import build_scopes
+from accelport.codemod.results import Finding, FileResult
+from accelport.codemod.settings import Settings
+from accelport.codemod.transformer import RuleTransformer
+from accelport.rules.base import Rule
+from accelport.rules.registry import rules_for
+
+
+def applicable(text: str, rules: Sequence[Rule]) -> List[Rule]:
+    """Rules whose trigger substrings occur in ``text``: the rest cannot match, so nothing is parsed."""
+    return [rule for rule in rules if any(trigger in text for trigger in rule.TRIGGERS)]
+
+
+def _snippet(ctx: Context, node: cst.CSTNode) -> str:
+    code = ctx.code(node).strip()
+    return code.splitlines()[0][:200] if code else ""
+
+
+def _finding(ctx: Context, path: str, site: Site, fixable: bool) -> Finding:
+    where = ctx.positions()[site.node]
+    fix = ctx.code(site.replacement) if site.replacement is not None else None
+    snippet = _snippet(ctx, site.node)
+    message = site.message if fix is None else f"`{_short(snippet)}` -> `{_short(fix)}`"
+    return Finding(
+        path, where.start.line, where.start.column + 1, site.rule, message, site.code, fixable, fix,
+        snippet, where.end.line, where.end.column + 1,
+    )  # fmt: skip
+
+
+def _short(code: str, limit: int = 80) -> str:
+    flat = " ".join(code.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def transform_source(text: str, path: str, settings: Settings, want_fixes: bool = False) -> FileResult:
+    """Port ``text``. ``want_fixes`` also returns every rewritten site as a fixable finding (``check``)."""
+    result = FileResult(path=path, old_text=text, new_text=text)
+    rules = applicable(text, rules_for(settings))
+    if not rules:
+        return result
+    try:
+        module = cst.parse_module(text)
+    except cst.ParserSyntaxError as exc:
+        result.error = f"cannot parse: {exc.message} (line {exc.raw_line}, column {exc.raw_column + 1})"
+        return result
+    except RecursionError:
+        result.error = "cannot parse: expression nested too deeply"
+        return result
+    except Exception as exc:  # noqa: BLE001 - the contract is: never raise, name the reason
+        result.error = f"cannot parse: {type(exc).__name__}: {exc}"
+        return result
+    try:
+        return _transform_module(module, text, path, settings, rules, want_fixes, result)
+    except RecursionError:
+        result.error = "expression nested too deeply to transform"
+    except Exception as exc:  # noqa: BLE001
+        result.error = f"internal error: {type(exc).__name__}: {exc}"
+    result.new_text = text
+    result.findings = []
+    result.fixes = []
+    result.counts = {}
+    return result
+
+
+def _transform_module(
+    module: cst.Module,
+    text: str,
+    path: str,
+    settings: Settings,
+    rules: Sequence[Rule],
+    want_fixes: bool,
+    result: FileResult,
+) -> FileResult:
+    markers = suppress.parse(text)
+    ctx = Context(module, build_scopes(module), markers)
+    for rule in rules:
+        prepare = getattr(rule, "prepare", None)
+        if prepare is not None:
+            prepare(ctx)
+    transformer = RuleTransformer(ctx, rules)
+    new_module = module.visit(transformer)
+    if ctx.fixes:
+        new_module = imports.finalize(module, new_module, settings.runtime_module, transformer.first_fixed_top)
+    result.new_text = new_module.code
+    for site in ctx.fixes:
+        result.counts[site.rule] = result.counts.get(site.rule, 0) + 1
+    result.findings = sorted(_finding(ctx, path, site, False) for site in ctx.findings)
+    if want_fixes:
+        result.fixes = sorted(_finding(ctx, path, site, True) for site in ctx.fixes)
+    result.unused_suppressions = markers.unused() if markers else []
+    return result
+
+
+# Deeply nested expressions are legal Python; give LibCST's recursive walk room for them.
+if sys.getrecursionlimit() < 10_000:
+    sys.setrecursionlimit(10_000)

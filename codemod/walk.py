@@ -1,0 +1,45 @@
+"""Bookkeeping shared by every walk over a module: scopes, name references, chains and roles."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from accelport.codemod import roles
+from accelport.codemod.context import Context
+
+# Nothing inside an import statement is a use of a name.
+OPAQUE = (cst.Import, cst.ImportFrom)
+
+
+def enter(ctx: Context, node: cst.CSTNode) -> bool:
+    """Call on the way down; False means: do not walk into this node."""
+    if isinstance(node, OPAQUE):
+        return False
+    scope = ctx.scopes.scopes.get(id(node))
+    if scope is not None and scope is not ctx.scope:
+        ctx.scope_stack.append(scope)
+    if isinstance(node, cst.Attribute):
+        ctx.not_refs.add(id(node.attr))
+        if isinstance(node.value, (cst.Name, cst.Attribute)):
+            ctx.chain_inner.add(id(node.value))
+    elif isinstance(node, cst.Arg):
+        if node.keyword is not None:
+            ctx.not_refs.add(id(node.keyword))
+    elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        ctx.not_refs.add(id(node.name))
+    elif isinstance(node, cst.Param):
+        ctx.not_refs.add(id(node.name))
+    elif isinstance(node, (cst.Global, cst.Nonlocal)):
+        ctx.not_refs.update(id(item.name) for item in node.names)
+    elif isinstance(node, cst.AssignTarget):
+        ctx.store_targets.add(id(node.target))
+    elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
+        ctx.store_targets.add(id(node.target))
+    roles.mark(ctx, node)
+    return True
+
+
+def leave(ctx: Context, node: cst.CSTNode) -> None:
+    scope = ctx.scopes.scopes.get(id(node))
+    if scope is not None and len(ctx.scope_stack) > 1 and ctx.scope_stack[-1] is scope:
+        ctx.scope_stack.pop()

@@ -1,0 +1,158 @@
+"""Family 4 of the porting rules: ``'cuda'`` and ``'cuda:N'`` device strings in device contexts."""
+
+from __future__ import annotations
+
+import re
+from typing import List, Optional
+
+import libcst as cst
+
+from accelport.codemod.context import DEVICE, Context
+from accelport.codemod.roles import keyword, positional
+from accelport.rules.base import Rule, keep_parens
+
+_INDEXED = re.compile(r"cuda:(\d+)")
+TORCH_DEVICE = "torch.device"
+
+
+def string_value(node: cst.CSTNode) -> Optional[str]:
+    """The value of a plain (non-bytes, non-f) string literal, else None."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _str_call_arg(node: cst.BaseExpression) -> Optional[cst.BaseExpression]:
+    """``x`` for ``str(x)``."""
+    if (
+        isinstance(node, cst.Call)
+        and isinstance(node.func, cst.Name)
+        and node.func.value == "str"
+        and len(node.args) == 1
+        and node.args[0].keyword is None
+        and not node.args[0].star
+    ):
+        return node.args[0].value
+    return None
+
+
+class CudaDeviceString(Rule):
+    """Rewrite `'cuda'` / `'cuda:N'` / `f'cuda:{i}'` device strings in device contexts to `get_accelerator().device_name(...)`.
+
+    ## What it does
+    Where a string is used as a device — the first argument of `.to(...)`, `torch.device(...)` and
+    `torch.autocast(...)`, the keywords `device=`, `map_location=`, `device_type=`, a comparison with
+    `x.device`, `x.device.type` or a name called `device`/`*_device`, an assignment to such a name, and
+    the `default=` of an argparse `--device` option — `'cuda'` becomes `get_accelerator().device_name()`,
+    `'cuda:0'` becomes `get_accelerator().device_name(0)`, and the formatted forms `f'cuda:{i}'`,
+    `'cuda:%d' % i`, `'cuda:{}'.format(i)` and `'cuda:' + str(i)` become `get_accelerator().device_name(i)`.
+    `torch.device('cuda', i)` becomes `torch.device(get_accelerator().device_name(i))`. Strings anywhere
+    else (log messages, docstrings, comments, dictionary keys) are left alone.
+
+    ## Why is this bad?
+    A hard-coded CUDA device fails on every other backend.
+
+    ## Example
+    ```python
+    model.to(f"cuda:{rank}")
+    state = torch.load(path, map_location="cuda:0")
+    ```
+
+    ## Use instead
+    ```python
+    model.to(get_accelerator().device_name(rank))
+    state = torch.load(path, map_location=get_accelerator().device_name(0))
+    ```
+
+    ## Fix safety
+    Safe: on CUDA `device_name(i)` returns `'cuda:i'`.
+    """
+
+    NAME = "cuda-device-string"
+    CODE = "AP104"
+    TRIGGERS = ("cuda",)
+
+    def _device_name(self, ctx: Context, *index: cst.BaseExpression) -> cst.Call:
+        return ctx.accel_call("device_name", *(cst.Arg(value) for value in index))
+
+    # -- literal strings -------------------------------------------------------------
+    def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
+        if ctx.role(original) != DEVICE:
+            return None
+        value = string_value(original)
+        if value == "cuda":
+            return keep_parens(self._device_name(ctx), updated)
+        match = _INDEXED.fullmatch(value or "")
+        if match:
+            return keep_parens(self._device_name(ctx, cst.Integer(str(int(match.group(1))))), updated)
+        return None
+
+    def leave_FormattedString(self, ctx: Context, original: cst.FormattedString, updated: cst.FormattedString):
+        if ctx.role(original) != DEVICE:
+            return None
+        parts = updated.parts
+        if (
+            len(parts) == 2
+            and isinstance(parts[0], cst.FormattedStringText)
+            and parts[0].value == "cuda:"
+            and isinstance(parts[1], cst.FormattedStringExpression)
+            and parts[1].conversion is None
+            and parts[1].format_spec is None
+        ):
+            return keep_parens(self._device_name(ctx, parts[1].expression), updated)
+        return None
+
+    def leave_BinaryOperation(self, ctx: Context, original: cst.BinaryOperation, updated: cst.BinaryOperation):
+        """``'cuda:%d' % i`` and ``'cuda:' + str(i)``."""
+        if ctx.role(original) != DEVICE:
+            return None
+        left = string_value(original.left)
+        if isinstance(original.operator, cst.Modulo) and left in ("cuda:%d", "cuda:%s", "cuda:%i"):
+            right = updated.right
+            if isinstance(right, cst.Tuple):
+                if len(right.elements) != 1:
+                    return None
+                right = right.elements[0].value
+            return keep_parens(self._device_name(ctx, right), updated)
+        if isinstance(original.operator, cst.Add) and left == "cuda:":
+            inner = _str_call_arg(updated.right)
+            if inner is not None:
+                return keep_parens(self._device_name(ctx, inner), updated)
+        return None
+
+    # -- calls -------------------------------------------------------------------------
+    def visit_Call(self, ctx: Context, node: cst.Call) -> None:
+        if self._torch_device_pair(ctx, node) is not None:
+            ctx.claim(positional(node)[0].value)
+
+    @staticmethod
+    def _torch_device_pair(ctx: Context, node: cst.Call) -> Optional[List[cst.Arg]]:
+        """``torch.device('cuda', i)`` / ``torch.device(type='cuda', index=i)``: the [type, index] args."""
+        if ctx.qname(node.func) != TORCH_DEVICE:
+            return None
+        args = positional(node)
+        if len(args) == 2 and len(node.args) == 2 and string_value(args[0].value) == "cuda":
+            return list(args)
+        kind, index = keyword(node, "type"), keyword(node, "index")
+        if kind is not None and index is not None and len(node.args) == 2 and string_value(kind.value) == "cuda":
+            return [kind, index]
+        return None
+
+    def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
+        pair = self._torch_device_pair(ctx, original)
+        if pair is not None:
+            position = original.args.index(pair[1])
+            index_value = updated.args[position].value
+            return updated.with_changes(args=[cst.Arg(self._device_name(ctx, index_value))])
+        return self._format_call(ctx, original, updated)
+
+    def _format_call(self, ctx: Context, original: cst.Call, updated: cst.Call):
+        """``'cuda:{}'.format(i)``."""
+        if ctx.role(original) != DEVICE or not isinstance(original.func, cst.Attribute):
+            return None
+        if original.func.attr.value != "format" or string_value(original.func.value) not in ("cuda:{}", "cuda:{0}"):
+            return None
+        if len(updated.args) != 1 or updated.args[0].keyword is not None or updated.args[0].star:
+            return None
+        return keep_parens(self._device_name(ctx, updated.args[0].value), updated)

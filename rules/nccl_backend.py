@@ -1,0 +1,45 @@
+"""Family 8 of the porting rules: the ``'nccl'`` communication backend."""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from accelport.codemod.context import BACKEND, Context
+from accelport.rules.base import Rule, keep_parens
+from accelport.rules.cuda_device_string import string_value
+
+
+class NcclBackend(Rule):
+    """Rewrite the `'nccl'` backend to `get_accelerator().communication_backend_name()`.
+
+    ## What it does
+    `'nccl'` as the backend of `torch.distributed.init_process_group`, `new_group`, `new_subgroups`
+    and `deepspeed.init_distributed(dist_backend=...)` (positional or keyword), compared with
+    `dist.get_backend()` or a name called `backend`/`*_backend`, or assigned to such a name, becomes
+    `get_accelerator().communication_backend_name()`. `"nccl"` in other strings is left alone.
+
+    ## Why is this bad?
+    NCCL exists only for NVIDIA GPUs: `init_process_group("nccl")` fails everywhere else.
+
+    ## Example
+    ```python
+    dist.init_process_group("nccl", rank=rank, world_size=world_size)
+    ```
+
+    ## Use instead
+    ```python
+    dist.init_process_group(get_accelerator().communication_backend_name(), rank=rank, world_size=world_size)
+    ```
+
+    ## Fix safety
+    Safe: the CUDA accelerator answers `'nccl'`; CPU answers `'gloo'` (or `'ccl'` with oneCCL).
+    """
+
+    NAME = "nccl-backend"
+    CODE = "AP108"
+    TRIGGERS = ("nccl",)
+
+    def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
+        if ctx.role(original) == BACKEND and string_value(original) == "nccl":
+            return keep_parens(ctx.accel_call("communication_backend_name"), updated)
+        return None

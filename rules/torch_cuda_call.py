@@ -1,0 +1,175 @@
+"""Family 1 of the porting rules: the ``torch.cuda`` runtime namespace."""
+
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, Optional, Tuple
+
+import libcst as cst
+
+from accelport.codemod.context import Context
+from accelport.rules.base import Rule, keep_parens
+
+CUDA = "torch.cuda"
+
+# torch.cuda.X -> get_accelerator().X: the interface has a method or attribute of the same meaning.
+SAME_NAME: FrozenSet[str] = frozenset(
+    {
+        "is_available", "device_count", "set_device", "synchronize", "device",
+        "manual_seed", "manual_seed_all", "initial_seed", "seed", "seed_all",
+        "get_rng_state", "set_rng_state",
+        "empty_cache", "memory_allocated", "max_memory_allocated", "reset_max_memory_allocated",
+        "memory_reserved", "max_memory_reserved", "memory_cached", "max_memory_cached",
+        "reset_max_memory_cached", "memory_stats", "reset_peak_memory_stats",
+        "is_bf16_supported", "stream", "current_stream", "default_stream", "lazy_call",
+        "Stream", "Event", "current_device",
+        "BFloat16Tensor", "ByteTensor", "DoubleTensor", "FloatTensor", "HalfTensor", "IntTensor", "LongTensor",
+    }
+)  # fmt: skip
+
+# torch.cuda.<key> -> a different spelling: a tuple of steps, "name()" meaning a call.
+RESHAPED: Dict[str, Tuple[str, ...]] = {
+    "nvtx.range_push": ("range_push",),
+    "nvtx.range_pop": ("range_pop",),
+    "amp": ("amp()",),
+    "amp.autocast": ("amp()", "autocast"),
+    "amp.GradScaler": ("amp()", "GradScaler"),
+}
+
+# Submodules that re-export the same functions: torch.cuda.memory.empty_cache is torch.cuda.empty_cache.
+SUBMODULES: Tuple[str, ...] = ("memory.", "random.", "streams.", "amp.autocast_mode.", "amp.grad_scaler.")
+
+def normalise(qname: str) -> str:
+    """``torch.cuda.memory.empty_cache`` -> ``torch.cuda.empty_cache``."""
+    if not qname.startswith(CUDA + "."):
+        return qname
+    rest = qname[len(CUDA) + 1 :]
+    for prefix in SUBMODULES:
+        if rest.startswith(prefix):
+            tail = rest[len(prefix) :]
+            if prefix.startswith("amp."):
+                return f"{CUDA}.amp.{tail}"
+            return f"{CUDA}.{tail}"
+    return qname
+
+
+def port_of(qname: str) -> Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]]:
+    """(steps of the accelerator expression, attributes left over) for a ``torch.cuda`` name, or None."""
+    qname = normalise(qname)
+    if not qname.startswith(CUDA + "."):
+        return None
+    parts = tuple(qname[len(CUDA) + 1 :].split("."))
+    for size in range(len(parts), 0, -1):
+        key = ".".join(parts[:size])
+        if key in RESHAPED:
+            return RESHAPED[key], parts[size:]
+        if size == 1 and key in SAME_NAME:
+            return (key,), parts[1:]
+    return None
+
+
+def build(ctx: Context, steps: Tuple[str, ...], rest: Tuple[str, ...]) -> cst.BaseExpression:
+    expr: cst.BaseExpression = ctx.accel()
+    for step in (*steps, *rest):
+        if step.endswith("()"):
+            expr = cst.Call(func=cst.Attribute(value=expr, attr=cst.Name(step[:-2])))
+        else:
+            expr = cst.Attribute(value=expr, attr=cst.Name(step))
+    return expr
+
+
+def cuda_chain(ctx: Context, node: cst.CSTNode) -> Optional[str]:
+    """The qualified name of a whole dotted chain that spells a ``torch.cuda`` name, else None."""
+    if not ctx.is_chain_top(node) or id(node) in ctx.store_targets:
+        return None
+    qname = ctx.qname(node)
+    if qname is None or not (qname == CUDA or qname.startswith(CUDA + ".")):
+        return None
+    return qname
+
+
+class TorchCudaCall(Rule):
+    """Rewrite `torch.cuda.X` to `get_accelerator().X` where the runtime has the same operation.
+
+    ## What it does
+    Replaces uses of the `torch.cuda` namespace (`synchronize`, `manual_seed`, `memory_allocated`,
+    `Stream`, `Event`, typed tensors, `amp.autocast`, `nvtx.range_push`, `with torch.cuda.device(i)` and
+    more) with the method of the same meaning on the accelerator handle. Names are matched by what they
+    refer to, so `import torch as th`, `from torch import cuda` and `from torch.cuda import amp` are found.
+
+    ## Why is this bad?
+    `torch.cuda.*` fails or does nothing useful on CPU, XPU, HPU, NPU and MPS devices.
+
+    ## Example
+    ```python
+    torch.cuda.synchronize()
+    with torch.cuda.amp.autocast():
+        loss = model(x)
+    ```
+
+    ## Use instead
+    ```python
+    get_accelerator().synchronize()
+    with get_accelerator().amp().autocast():
+        loss = model(x)
+    ```
+
+    ## Fix safety
+    Safe: on CUDA every method calls the same `torch.cuda` function.
+    """
+
+    NAME = "torch-cuda-call"
+    CODE = "AP101"
+    TRIGGERS = ("cuda",)
+
+    def _port(self, ctx: Context, original: cst.BaseExpression, updated: cst.BaseExpression):
+        qname = cuda_chain(ctx, original)
+        if qname is None:
+            return None
+        found = port_of(qname)
+        if found is None:
+            return None
+        return keep_parens(build(ctx, *found), updated)
+
+    def leave_Attribute(self, ctx: Context, original: cst.Attribute, updated: cst.Attribute):
+        call = self._properties_call(ctx, original)
+        if call is not None:
+            args = updated.value.args  # type: ignore[attr-defined]
+            return keep_parens(ctx.accel_call("total_memory", *args), updated)
+        return self._port(ctx, original, updated)
+
+    def leave_Name(self, ctx: Context, original: cst.Name, updated: cst.Name):
+        return self._port(ctx, original, updated)
+
+    # -- reshaped expressions ------------------------------------------------------------
+    def visit_Subscript(self, ctx: Context, node: cst.Subscript) -> None:
+        if self._generator_index(ctx, node) is not None:
+            ctx.claim(node.value)
+
+    def leave_Subscript(self, ctx: Context, original: cst.Subscript, updated: cst.Subscript):
+        index = self._generator_index(ctx, original)
+        if index is None:
+            return None
+        new_index = updated.slice[0].slice.value  # type: ignore[attr-defined]
+        return keep_parens(ctx.accel_call("default_generator", cst.Arg(new_index)), updated)
+
+    @staticmethod
+    def _generator_index(ctx: Context, node: cst.Subscript) -> Optional[cst.BaseExpression]:
+        """``torch.cuda.default_generators[i]`` -> ``i``."""
+        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+            return None
+        if ctx.qname(node.value) != f"{CUDA}.default_generators":
+            return None
+        return node.slice[0].slice.value
+
+    def visit_Attribute(self, ctx: Context, node: cst.Attribute) -> None:
+        if self._properties_call(ctx, node) is not None:
+            ctx.claim(node.value)
+
+    @staticmethod
+    def _properties_call(ctx: Context, node: cst.Attribute) -> Optional[cst.Call]:
+        """``torch.cuda.get_device_properties(i).total_memory`` -> the inner call."""
+        if node.attr.value != "total_memory" or not isinstance(node.value, cst.Call):
+            return None
+        if ctx.qname(node.value.func) != f"{CUDA}.get_device_properties":
+            return None
+        return node.value
