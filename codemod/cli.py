@@ -159,7 +159,7 @@ def _rewrite_exit(outcomes: List[Outcome], missing: List[str], dry: bool) -> int
 @app.command("rules")
 def list_rules() -> None:
     """List every rule: name, code, whether it fixes or only reports, on by default, summary."""
-    for rule in registry.ALL_RULES:
+    for rule in sorted(registry.ALL_RULES, key=lambda r: r.CODE):
         kind = "fix" if rule.FIXES else "report"
         default = "" if rule.DEFAULT else " (off by default)"
         typer.echo(f"{rule.CODE}  {rule.NAME:20s} {kind:6s} {rule.summary()}{default}")

@@ -33,7 +33,7 @@ def rewrite_summary(outcomes: Sequence[Outcome], verb: str) -> List[str]:
     for rule, count in counts.items():
         lines.append(f"  {rule}: {count} site{'s' if count != 1 else ''}")
     if findings:
-        lines.append(f"{len(findings)} site{'s' if len(findings) != 1 else ''} need manual attention:")
+        lines.append(f"{len(findings)} site{'s need' if len(findings) != 1 else ' needs'} manual attention:")
         lines.extend(f.format() for f in findings)
     lines.extend(errors(outcomes))
     return lines

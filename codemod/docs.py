@@ -1,0 +1,66 @@
+"""The rule documentation, generated from the rule docstrings so that it cannot drift.
+
+``python -m accelport.codemod.docs`` rewrites ``docs/rules.md`` and the table between the
+``rules-table`` markers in ``README.md``; a test fails when either committed copy is stale.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Sequence, Type
+
+from accelport.rules.base import Rule
+from accelport.rules.registry import ALL_RULES
+
+BY_CODE = tuple(sorted(ALL_RULES, key=lambda rule: rule.CODE))
+START, END = "<!-- rules-table:start -->", "<!-- rules-table:end -->"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def table(rules: Sequence[Type[Rule]] = BY_CODE) -> str:
+    rows = ["| code | name | does | default | summary |", "|---|---|---|---|---|"]
+    for rule in rules:
+        kind = "fixes" if rule.FIXES else "reports"
+        default = "on" if rule.DEFAULT else "off"
+        rows.append(f"| {rule.CODE} | [`{rule.NAME}`](docs/rules.md#{rule.NAME}) | {kind} | {default} | {_cell(rule.summary())} |")
+    return "\n".join(rows) + "\n"
+
+
+def rules_page(rules: Sequence[Type[Rule]] = BY_CODE) -> str:
+    parts = [
+        "# accelport rules\n",
+        "Generated from the rule docstrings by `python -m accelport.codemod.docs`; do not edit by hand.\n",
+        "Codes: AP1xx are the porting rules (AP101 is §1 of the porting guide, AP109 is §9); AP9xx are "
+        "advisory rules, off unless selected. A code is never reused for a different rule.\n",
+    ]
+    for rule in rules:
+        body = rule.doc().split("\n", 1)
+        rest = body[1].strip() if len(body) > 1 else ""
+        kind = "fixes" if rule.FIXES else "reports only"
+        default = "on by default" if rule.DEFAULT else "off by default (`--select " + rule.NAME + "`)"
+        parts.append(f"## {rule.NAME}\n\n`{rule.CODE}` · {kind} · {default}\n\n{body[0]}\n\n{rest.replace('## ', '### ')}\n")
+    return "\n".join(parts)
+
+
+def readme_with_table(readme: str) -> str:
+    head, start, rest = readme.partition(START)
+    if not start:
+        raise ValueError(f"README has no {START} marker")
+    _, end, tail = rest.partition(END)
+    return f"{head}{START}\n{table()}{END}{tail}"
+
+
+def main(root: Path) -> int:
+    (root / "docs").mkdir(exist_ok=True)
+    (root / "docs" / "rules.md").write_text(rules_page(), encoding="utf-8")
+    readme = root / "README.md"
+    readme.write_text(readme_with_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.cwd()))

@@ -1,0 +1,40 @@
+"""The committed rule documentation matches the rule docstrings, and every rule is documented."""
+
+from __future__ import annotations
+
+import re
+
+from accelport.codemod import docs
+from accelport.rules import registry
+
+from .conftest import REPO
+
+SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use instead", "## Fix safety")
+
+
+def test_readme_rule_table_is_current() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert docs.readme_with_table(readme) == readme, "run: python -m accelport.codemod.docs"
+
+
+def test_rules_page_is_current() -> None:
+    page = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
+    assert page == docs.rules_page(), "run: python -m accelport.codemod.docs"
+
+
+def test_every_rule_docstring_has_ruff_sections() -> None:
+    for rule in registry.ALL_RULES:
+        doc = rule.doc()
+        missing = [s for s in SECTIONS if s not in doc]
+        assert not missing, f"{rule.NAME}: missing {missing}"
+
+
+def test_names_and_codes_are_unique_and_well_formed() -> None:
+    names = [r.NAME for r in registry.ALL_RULES]
+    codes = [r.CODE for r in registry.ALL_RULES]
+    assert len(set(names)) == len(names)
+    assert len(set(codes)) == len(codes)
+    for rule in registry.ALL_RULES:
+        assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.NAME), rule.NAME
+        assert re.fullmatch(r"AP[19]\d\d", rule.CODE), rule.CODE
+        assert rule.DEFAULT == rule.CODE.startswith("AP1"), f"{rule.NAME}: advisory codes are AP9xx and off by default"
