@@ -25,6 +25,7 @@ def is_device_word(name: str) -> bool:
 
 
 def is_backend_word(name: str) -> bool:
+    name = name.lower()  # `DIST_BACKEND = "nccl"` is a module constant of the same meaning
     return name == "backend" or name.endswith("_backend")
 
 
@@ -137,6 +138,10 @@ def _mark_call(ctx: Context, node: cst.Call) -> None:
             default = keyword(node, "default")
             if default is not None:
                 ctx.set_role(default.value, DEVICE)
+        elif isinstance(flag, str) and is_backend_word(flag.lstrip("-").replace("-", "_")):
+            default = keyword(node, "default")
+            if default is not None:
+                ctx.set_role(default.value, BACKEND)
 
 
 def _mark_comparison(ctx: Context, node: cst.Comparison) -> None:

@@ -49,5 +49,12 @@ class HardcodedHalf(Rule):
                 ctx.report(self, original, "`.half()` hard-codes fp16: check get_accelerator().is_fp16_supported() or prefer bf16")
 
     def leave_Attribute(self, ctx: Context, original: cst.Attribute, updated: cst.Attribute) -> None:
-        if ctx.is_chain_top(original) and ctx.qname(original) in HALF_DTYPES:
-            ctx.report(self, original, f"`{ctx.qname(original)}` hard-codes fp16: prefer bf16 where get_accelerator().is_bf16_supported()")
+        self._dtype(ctx, original)
+
+    def leave_Name(self, ctx: Context, original: cst.Name, updated: cst.Name) -> None:
+        # `from torch import float16` then `x.to(float16)`.
+        self._dtype(ctx, original)
+
+    def _dtype(self, ctx: Context, node: cst.BaseExpression) -> None:
+        if ctx.is_chain_top(node) and ctx.qname(node) in HALF_DTYPES:
+            ctx.report(self, node, f"`{ctx.qname(node)}` hard-codes fp16: prefer bf16 where get_accelerator().is_bf16_supported()")

@@ -15,7 +15,8 @@ class NcclBackend(Rule):
     ## What it does
     `'nccl'` as the backend of `torch.distributed.init_process_group`, `new_group`, `new_subgroups`
     and `deepspeed.init_distributed(dist_backend=...)` (positional or keyword), compared with
-    `dist.get_backend()` or a name called `backend`/`*_backend`, or assigned to such a name, becomes
+    `dist.get_backend()` or a name called `backend`/`*_backend` (any case), assigned to such a name, or
+    the `default=` of an argparse option `--backend`/`--*-backend`, becomes
     `get_accelerator().communication_backend_name()`. `"nccl"` in other strings is left alone.
 
     ## Why is this bad?

@@ -15,7 +15,8 @@ class TensorCudaMethod(Rule):
 
     ## What it does
     `x.cuda()` becomes `x.to(get_accelerator().device_name())`; `x.cuda(i)` and `x.cuda(device=i)`
-    become `x.to(get_accelerator().device_name(i))`; `non_blocking=` is kept. Chains such as
+    become `x.to(get_accelerator().device_name(i))`; `non_blocking` is kept (named when it was
+    positional, since `.to()`'s second parameter is the dtype). Chains such as
     `x.cuda().half()` keep their shape. Calls with other arguments (`memory_format=`) are reported, and
     `cuda` attributes of imported modules (`torch.cuda`, `numba.cuda`) are never touched.
 
@@ -46,25 +47,36 @@ class TensorCudaMethod(Rule):
         func = original.func
         if not isinstance(func, cst.Attribute) or func.attr.value != "cuda" or is_module_ref(ctx, func.value):
             return None
-        index: Optional[cst.BaseExpression] = None
-        rest: List[cst.Arg] = []
+        # Tensor.cuda(device=None, non_blocking=False, memory_format=...); Module.cuda(device=None).
+        # Each argument is rewritten in place so the commas, comments and line breaks between them stay.
+        args: List[cst.Arg] = []
+        has_device = False
         for position, arg in enumerate(updated.args):
             word = arg.keyword.value if arg.keyword is not None else None
             if arg.star:
                 return self._unsupported(ctx, original)
-            if word is None and position == 0 or word == "device":
-                index = arg.value
+            if (word is None and position == 0) or word == "device":
+                has_device = True
+                name = ctx.accel_call("device_name", cst.Arg(arg.value))
+                if position == 0:
+                    args.append(arg.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT, value=name))
+                else:  # `.cuda(non_blocking=True, device=i)`: `.to()` takes `device=` too.
+                    args.append(arg.with_changes(value=name))
+            elif word is None and position == 1:
+                # `.to()`'s second positional parameter is dtype: name the flag.
+                args.append(arg.with_changes(keyword=cst.Name("non_blocking"), equal=cst.AssignEqual(
+                    whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))))
             elif word == "non_blocking":
-                rest.append(arg)
+                args.append(arg)
             else:
                 return self._unsupported(ctx, original)
-        name_args = [cst.Arg(index)] if index is not None else []
-        device = cst.Arg(ctx.accel_call("device_name", *name_args))
-        if rest:
-            device = device.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-            rest[-1] = rest[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+        if not has_device:
+            device = cst.Arg(ctx.accel_call("device_name"))
+            if args:
+                device = device.with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+            args.insert(0, device)
         new_func = updated.func.with_changes(attr=cst.Name("to"))  # type: ignore[union-attr]
-        return updated.with_changes(func=new_func, args=[device, *rest])
+        return updated.with_changes(func=new_func, args=args)
 
     def _unsupported(self, ctx: Context, original: cst.Call) -> None:
         ctx.report(self, original, "`.cuda()` with arguments other than a device and non_blocking: port by hand with .to(get_accelerator().device_name(...), ...)")

@@ -13,7 +13,8 @@ class TensorPinMemory(Rule):
 
     ## What it does
     The tensor method call `x.pin_memory()` becomes `get_accelerator().pin_memory(x)`. The
-    `pin_memory=True` argument of `DataLoader` is a flag, not a call, and stays.
+    `pin_memory=True` argument of `DataLoader` is a flag, not a call, and stays. A call with a device
+    argument (`x.pin_memory(device)`, deprecated by PyTorch) is reported, not rewritten.
 
     ## Why is this bad?
     Pinning needs an accelerator: on a CPU-only build `x.pin_memory()` raises.
@@ -38,9 +39,13 @@ class TensorPinMemory(Rule):
 
     def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
         func = original.func
-        if not isinstance(func, cst.Attribute) or func.attr.value != "pin_memory" or original.args:
+        if not isinstance(func, cst.Attribute) or func.attr.value != "pin_memory":
             return None
         if is_module_ref(ctx, func.value):
+            return None
+        if original.args:
+            # `Tensor.pin_memory(device)`: the (deprecated) device argument names a CUDA device.
+            ctx.report(self, original, "`.pin_memory()` with a device argument: port by hand with get_accelerator().pin_memory(x)")
             return None
         tensor = updated.func.value  # type: ignore[union-attr]
         if tensor.lpar:
