@@ -32,11 +32,23 @@ def enter(ctx: Context, node: cst.CSTNode) -> bool:
     elif isinstance(node, (cst.Global, cst.Nonlocal)):
         ctx.not_refs.update(id(item.name) for item in node.names)
     elif isinstance(node, cst.AssignTarget):
-        ctx.store_targets.add(id(node.target))
-    elif isinstance(node, (cst.AnnAssign, cst.AugAssign)):
-        ctx.store_targets.add(id(node.target))
+        _store(ctx, node.target)
+    elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.Del)):
+        _store(ctx, node.target)
+    elif isinstance(node, cst.WithItem) and node.asname is not None:
+        _store(ctx, node.asname.name)
     roles.mark(ctx, node)
     return True
+
+
+def _store(ctx: Context, target: cst.BaseExpression) -> None:
+    """Mark a target and, through unpacking (``a.x, *b = ...``), each element it binds or deletes."""
+    ctx.store_targets.add(id(target))
+    if isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            _store(ctx, element.value)
+    elif isinstance(target, cst.StarredElement):
+        _store(ctx, target.value)
 
 
 def leave(ctx: Context, node: cst.CSTNode) -> None:

@@ -9,6 +9,13 @@ import libcst as cst
 from accelport.codemod.context import Context
 from accelport.rules.base import Rule, is_module_ref
 
+# `torch.Tensor.cuda(x)`: the unbound method, reported rather than rewritten.
+UNBOUND = frozenset({"torch.Tensor.cuda", "torch.nn.Module.cuda"})
+
+
+def _is_none(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
 
 class TensorCudaMethod(Rule):
     """Rewrite `x.cuda(...)` to `x.to(get_accelerator().device_name(...))` for tensors and modules.
@@ -17,7 +24,8 @@ class TensorCudaMethod(Rule):
     `x.cuda()` becomes `x.to(get_accelerator().device_name())`; `x.cuda(i)` and `x.cuda(device=i)`
     become `x.to(get_accelerator().device_name(i))`; `non_blocking` is kept (named when it was
     positional, since `.to()`'s second parameter is the dtype). Chains such as
-    `x.cuda().half()` keep their shape. Calls with other arguments (`memory_format=`) are reported, and
+    `x.cuda().half()` keep their shape. Calls with other arguments (`memory_format=`) and the unbound
+    `torch.Tensor.cuda(x)` are reported, and
     `cuda` attributes of imported modules (`torch.cuda`, `numba.cuda`) are never touched.
 
     ## Why is this bad?
@@ -45,7 +53,11 @@ class TensorCudaMethod(Rule):
 
     def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
         func = original.func
-        if not isinstance(func, cst.Attribute) or func.attr.value != "cuda" or is_module_ref(ctx, func.value):
+        if not isinstance(func, cst.Attribute) or func.attr.value != "cuda":
+            return None
+        if is_module_ref(ctx, func.value):
+            if ctx.qname(func) in UNBOUND:
+                ctx.report(self, original, f"`{ctx.qname(func)}(x)`: port by hand with x.to(get_accelerator().device_name())")
             return None
         # Tensor.cuda(device=None, non_blocking=False, memory_format=...); Module.cuda(device=None).
         # Each argument is rewritten in place so the commas, comments and line breaks between them stay.
@@ -57,7 +69,9 @@ class TensorCudaMethod(Rule):
                 return self._unsupported(ctx, original)
             if (word is None and position == 0) or word == "device":
                 has_device = True
-                name = ctx.accel_call("device_name", cst.Arg(arg.value))
+                # `.cuda(None)` is the current device, which is what `device_name()` names.
+                index = [] if _is_none(arg.value) else [cst.Arg(arg.value)]
+                name = ctx.accel_call("device_name", *index)
                 if position == 0:
                     args.append(arg.with_changes(keyword=None, equal=cst.MaybeSentinel.DEFAULT, value=name))
                 else:  # `.cuda(non_blocking=True, device=i)`: `.to()` takes `device=` too.

@@ -43,7 +43,7 @@ class TensorIsCuda(Rule):
         if original.attr.value != "is_cuda" or is_module_ref(ctx, original.value):
             return None
         if id(original) in ctx.store_targets:
-            ctx.report(self, original, "assignment to `.is_cuda`: port by hand")
+            ctx.report(self, original, "assignment to (or deletion of) `.is_cuda`: port by hand")
             return None
         value = updated.value
         if value.lpar:
