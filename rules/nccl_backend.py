@@ -8,6 +8,8 @@ from accelport.codemod.context import BACKEND, Context
 from accelport.rules.base import Rule, keep_parens
 from accelport.rules.cuda_device_string import string_value
 
+NCCL_CONSTANTS = frozenset({"torch.distributed.Backend.NCCL", "torch.distributed.distributed_c10d.Backend.NCCL"})
+
 
 class NcclBackend(Rule):
     """Rewrite the `'nccl'` backend to `get_accelerator().communication_backend_name()`.
@@ -17,7 +19,8 @@ class NcclBackend(Rule):
     and `deepspeed.init_distributed(dist_backend=...)` (positional or keyword), compared with
     `dist.get_backend()` or a name called `backend`/`*_backend` (any case), assigned to such a name, or
     the `default=` of an argparse option `--backend`/`--*-backend`, becomes
-    `get_accelerator().communication_backend_name()`. `"nccl"` in other strings is left alone.
+    `get_accelerator().communication_backend_name()`; so does `dist.Backend.NCCL` in those places.
+    `"nccl"` in other strings is left alone.
 
     ## Why is this bad?
     NCCL exists only for NVIDIA GPUs: `init_process_group("nccl")` fails everywhere else.
@@ -38,7 +41,13 @@ class NcclBackend(Rule):
 
     NAME = "nccl-backend"
     CODE = "AP108"
-    TRIGGERS = ("nccl",)
+    TRIGGERS = ("nccl", "Backend.NCCL")
+
+    def leave_Attribute(self, ctx: Context, original: cst.Attribute, updated: cst.Attribute):
+        # `dist.Backend.NCCL` is the string "nccl" under another spelling.
+        if ctx.role(original) == BACKEND and ctx.is_chain_top(original) and ctx.qname(original) in NCCL_CONSTANTS:
+            return keep_parens(ctx.accel_call("communication_backend_name"), updated)
+        return None
 
     def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
         if ctx.role(original) == BACKEND and string_value(original) == "nccl":
