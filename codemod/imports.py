@@ -20,12 +20,26 @@ class _Uses(cst.CSTVisitor):
         self.names: Set[str] = set()
         self.torch_cuda = False
         self.imports_accel = False
+        # Inside a def or class an import binds a local name, which the rest of the module cannot see.
+        self.depth = 0
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth += 1
+
+    def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        self.depth += 1
+
+    def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
+        self.depth -= 1
 
     def visit_Import(self, node: cst.Import) -> bool:
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        if node.module is not None and dotted(node.module) in RUNTIME_MODULES.values():
+        if self.depth == 0 and node.module is not None and dotted(node.module) in RUNTIME_MODULES.values():
             if not isinstance(node.names, cst.ImportStar):
                 if any(alias.evaluated_name == ACCEL_FUNC and alias.asname is None for alias in node.names):
                     self.imports_accel = True
@@ -84,11 +98,52 @@ def _accel_import(runtime_module: str) -> cst.SimpleStatementLine:
     return cst.SimpleStatementLine(body=[cst.parse_statement(f"from {runtime_module} import {ACCEL_FUNC}").body[0]])
 
 
-def _prune_alias(small: ImportStmt, keep: List[cst.ImportAlias]) -> Optional[ImportStmt]:
+def _comments(node: cst.CSTNode) -> List[cst.EmptyLine]:
+    """Every comment inside ``node``, each as a line of its own."""
+    found: List[cst.EmptyLine] = []
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Comment(self, comment: cst.Comment) -> None:
+            found.append(cst.EmptyLine(comment=comment))
+
+    node.visit(_Collect())
+    return found
+
+
+def _prune_alias(
+    small: ImportStmt, keep: List[cst.ImportAlias], orphaned: List[cst.EmptyLine]
+) -> Optional[ImportStmt]:
+    """``small`` with only ``keep``; comments of the dropped names are added to ``orphaned``."""
+    names = list(small.names)  # type: ignore[arg-type]
+    if len(keep) == len(names):
+        return small
     if not keep:
+        orphaned.extend(_comments(small))
         return None
+    for alias in names:
+        if alias not in keep:
+            orphaned.extend(_comments(alias))
     keep = list(keep)
-    keep[-1] = keep[-1].with_changes(comma=cst.MaybeSentinel.DEFAULT)
+    if keep[-1] is not names[-1]:
+        # The new last name ends the list as the old last name did; its own line comment stays.
+        own, last = keep[-1].comma, names[-1].comma
+        parenthesized = isinstance(small, cst.ImportFrom) and small.lpar is not None
+        comma: "cst.Comma | cst.MaybeSentinel" = last if parenthesized else cst.MaybeSentinel.DEFAULT
+        if (
+            isinstance(comma, cst.Comma)
+            and isinstance(own, cst.Comma)
+            and isinstance(own.whitespace_after, cst.ParenthesizedWhitespace)
+            and isinstance(comma.whitespace_after, cst.ParenthesizedWhitespace)
+        ):
+            orphaned.extend(_comments(cst.ParenthesizedWhitespace(empty_lines=own.whitespace_after.empty_lines)))
+            comma = comma.with_changes(
+                whitespace_after=comma.whitespace_after.with_changes(
+                    first_line=own.whitespace_after.first_line, empty_lines=[]
+                )
+            )
+        elif isinstance(own, cst.Comma):
+            orphaned.extend(_comments(own))
+        keep[-1] = keep[-1].with_changes(comma=comma)
     return small.with_changes(names=keep)
 
 
@@ -103,7 +158,7 @@ def _local_and_qualified(small: ImportStmt, alias: cst.ImportAlias) -> "tuple[st
 
 
 def _prune_cuda_imports(
-    module: cst.Module, before: _Uses, after: _Uses
+    module: cst.Module, before: _Uses, after: _Uses, inserted: Optional[cst.SimpleStatementLine] = None
 ) -> cst.Module:
     """Remove top-level aliases of ``torch.cuda`` names that the rewrite left unused."""
     made_unused = before.names - after.names
@@ -117,12 +172,28 @@ def _prune_cuda_imports(
     new_body: List[cst.CSTNode] = []
     # Comments above or beside a removed import move onto the next statement: none is lost.
     orphaned: List[cst.EmptyLine] = []
+    # The import line removed just before the current statement, if any.
+    removed: Optional[cst.SimpleStatementLine] = None
     for stmt in module.body:
+        if removed is not None:
+            if stmt is inserted:
+                # The get_accelerator import takes the place of the import it replaces: same leading
+                # lines, same trailing comment, so the diff is one line.
+                new_body.append(
+                    stmt.with_changes(leading_lines=orphaned, trailing_whitespace=removed.trailing_whitespace)
+                )
+                orphaned, removed = [], None
+                continue
+            if removed.trailing_whitespace.comment is not None:
+                orphaned.append(cst.EmptyLine(comment=removed.trailing_whitespace.comment))
+            removed = None
         if not _is_import_line(stmt):
             new_body.append(_adopt(stmt, orphaned))
             orphaned = []
             continue
         new_small: List[cst.BaseSmallStatement] = []
+        # Comments inside the names removed from this line.
+        dropped: List[cst.EmptyLine] = []
         for small in stmt.body:
             if isinstance(small, cst.ImportFrom) and (small.relative or isinstance(small.names, cst.ImportStar)):
                 new_small.append(small)
@@ -132,24 +203,28 @@ def _prune_cuda_imports(
                 local, qualified = _local_and_qualified(small, alias)
                 cuda = qualified == "torch.cuda" or qualified.startswith("torch.cuda.")
                 if cuda and isinstance(small, cst.Import) and alias.asname is None:
-                    # ``import torch.cuda`` binds ``torch``: drop it only when a plain import stays.
-                    unused = before.torch_cuda and not after.torch_cuda and other_torch
+                    # ``import torch.cuda`` binds ``torch``: drop it when nothing reads ``torch`` any more,
+                    # or when ``torch.cuda`` is no longer spelled and a plain ``import torch`` stays.
+                    no_torch = "torch" in made_unused
+                    unused = no_torch or (before.torch_cuda and not after.torch_cuda and other_torch)
                 else:
                     unused = local in made_unused
                 if not (cuda and unused):
                     keep.append(alias)
-            pruned = _prune_alias(small, keep)
+            pruned = _prune_alias(small, keep, dropped)
             if pruned is not None:
                 new_small.append(pruned)
         if new_small:
-            new_small[-1] = new_small[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
-            new_body.append(_adopt(stmt.with_changes(body=new_small), orphaned))
+            if new_small[-1] is not stmt.body[-1]:
+                new_small[-1] = new_small[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
+            # Comments of removed names stay, on their own lines above the import that remains.
+            new_body.append(_adopt(stmt.with_changes(body=new_small), [*orphaned, *dropped]))
             orphaned = []
         else:
-            orphaned.extend(stmt.leading_lines)
-            comment = stmt.trailing_whitespace.comment
-            if comment is not None:
-                orphaned.append(cst.EmptyLine(comment=comment))
+            orphaned.extend([*stmt.leading_lines, *dropped])
+            removed = stmt
+    if removed is not None and removed.trailing_whitespace.comment is not None:
+        orphaned.append(cst.EmptyLine(comment=removed.trailing_whitespace.comment))
     if orphaned:
         return module.with_changes(body=new_body, footer=[*orphaned, *module.footer])
     return module.with_changes(body=new_body)
@@ -168,9 +243,11 @@ def finalize(
     after = uses(new)
     if after.names == before.names and ACCEL_FUNC not in after.names:
         return new
+    inserted: Optional[cst.SimpleStatementLine] = None
     if ACCEL_FUNC in after.names and not after.imports_accel:
         body = list(new.body)
         limit = len(body) if first_fixed_top is None else first_fixed_top
-        body.insert(_insert_at(body, limit), _accel_import(runtime_module))
+        inserted = _accel_import(runtime_module)
+        body.insert(_insert_at(body, limit), inserted)
         new = new.with_changes(body=body)
-    return _prune_cuda_imports(new, before, after)
+    return _prune_cuda_imports(new, before, after, inserted)

@@ -35,8 +35,12 @@ RESHAPED: Dict[str, Tuple[str, ...]] = {
     "amp.GradScaler": ("amp()", "GradScaler"),
 }
 
+# The only members of ``torch.cuda.amp`` that every backend's ``amp()`` module has.
+AMP_PORTABLE: FrozenSet[str] = frozenset({"autocast", "GradScaler"})
+
 # Submodules that re-export the same functions: torch.cuda.memory.empty_cache is torch.cuda.empty_cache.
 SUBMODULES: Tuple[str, ...] = ("memory.", "random.", "streams.", "amp.autocast_mode.", "amp.grad_scaler.")
+
 
 def normalise(qname: str) -> str:
     """``torch.cuda.memory.empty_cache`` -> ``torch.cuda.empty_cache``."""
@@ -58,6 +62,9 @@ def port_of(qname: str) -> Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]]:
     if not qname.startswith(CUDA + "."):
         return None
     parts = tuple(qname[len(CUDA) + 1 :].split("."))
+    if parts[0] == "amp" and len(parts) > 1 and parts[1] not in AMP_PORTABLE:
+        # Only autocast and GradScaler exist on every backend's amp (torch.cpu.amp has no custom_fwd).
+        return None
     for size in range(len(parts), 0, -1):
         key = ".".join(parts[:size])
         if key in RESHAPED:

@@ -2,46 +2,102 @@
 
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, Optional, Set
 
 import libcst as cst
 
 from accelport.codemod.context import Context
 from accelport.rules.base import Rule
-from accelport.rules.torch_cuda_call import CUDA, port_of
+from accelport.rules.torch_cuda_call import CUDA, TorchCudaCall, port_of
 
-# What to do instead, for the APIs people reach for most.
+# What to do instead, for the APIs people reach for most. Keys match the qualified name or a prefix of it.
 ADVICE: Dict[str, str] = {
-    "torch.cuda.get_device_name": "no runtime equivalent; use get_accelerator().name() or guard the call",
-    "torch.cuda.get_device_capability": "CUDA compute capability has no meaning elsewhere; guard with get_accelerator().name() == 'cuda'",
-    "torch.cuda.get_device_properties": "only .total_memory is portable (get_accelerator().total_memory(i)); guard the rest",
-    "torch.cuda.mem_get_info": "no exact equivalent; get_accelerator().available_memory(i) and total_memory(i) are close",
-    "torch.cuda.ipc_collect": "CUDA IPC only; guard with get_accelerator().name() == 'cuda'",
-    "torch.cuda.CUDAGraph": "use get_accelerator().create_graph() / capture_to_graph() / replay_graph()",
-    "torch.cuda.graph": "use get_accelerator().capture_to_graph(graph)",
+    "torch.cuda.get_device_name": (
+        "the GPU model name has no portable equivalent; log get_accelerator().name() (the backend, "
+        "e.g. 'cuda' or 'cpu') instead, or call it only under `if get_accelerator().name() == 'cuda':`"
+    ),
+    "torch.cuda.get_device_capability": (
+        "a CUDA compute capability means nothing on other backends; test the feature itself "
+        "(get_accelerator().is_bf16_supported(), is_fp16_supported()) or guard with get_accelerator().name() == 'cuda'"
+    ),
+    "torch.cuda.get_device_properties": (
+        "only .total_memory is portable (get_accelerator().total_memory(i)); guard the other properties "
+        "with get_accelerator().name() == 'cuda'"
+    ),
+    "torch.cuda.mem_get_info": (
+        "no exact equivalent; (get_accelerator().available_memory(i), get_accelerator().total_memory(i)) "
+        "approximates (free, total)"
+    ),
+    "torch.cuda.ipc_collect": "frees CUDA IPC memory only; call it under `if get_accelerator().name() == 'cuda':`",
+    "torch.cuda.cudart": (
+        "the CUDA runtime library has no counterpart elsewhere; for profiler ranges use "
+        "get_accelerator().range_push(msg) / range_pop(), otherwise guard with get_accelerator().name() == 'cuda'"
+    ),
+    "torch.cuda.jiterator": (
+        "jiterator compiles CUDA kernels at run time; keep an eager PyTorch fallback and use the kernel "
+        "only when get_accelerator().name() == 'cuda'"
+    ),
+    "torch.cuda.CUDAGraph": "use get_accelerator().create_graph(), capture_to_graph(graph) and replay_graph(graph)",
+    "torch.cuda.graph": "use `with get_accelerator().capture_to_graph(graph):` on a graph from get_accelerator().create_graph()",
+    "torch.cuda.make_graphed_callables": "capture with get_accelerator().create_graph() / capture_to_graph() / replay_graph()",
     "torch.cuda.OutOfMemoryError": "catch torch.OutOfMemoryError, which every backend raises",
-    "torch.cuda.nvtx": "use get_accelerator().range_push(msg) / range_pop()",
-    "torch.cuda.amp": "only autocast and GradScaler are portable, through get_accelerator().amp()",
-    "torch.cuda": "the torch.cuda module itself is passed around; port its uses by hand",
-    "torch.cuda.default_generators": "use get_accelerator().default_generator(i)",
-    "torch.version.cuda": "CUDA toolkit version; guard with get_accelerator().name() == 'cuda'",
-    "torch.backends.cuda": "CUDA backend flags; guard with get_accelerator().name() == 'cuda'",
-    "torch.utils.cpp_extension.CUDAExtension": "build native code through an op builder (get_accelerator().create_op_builder(...))",
-    "torch.utils.cpp_extension.CUDA_HOME": "CUDA toolkit path; guard with get_accelerator().name() == 'cuda'",
-    "CUDA_VISIBLE_DEVICES": "use get_accelerator().visible_devices_envs() for the variable names of the active backend",
+    "torch.cuda.nvtx": "only ranges are portable: get_accelerator().range_push(msg) / range_pop()",
+    "torch.cuda.amp": (
+        "only autocast and GradScaler are portable, through get_accelerator().amp(); "
+        "for custom_fwd/custom_bwd use torch.amp.custom_fwd(device_type=get_accelerator().device_name())"
+    ),
+    "torch.cuda.default_generators": "index it: get_accelerator().default_generator(i) gives one device's generator",
+    "torch.version.cuda": (
+        "the CUDA toolkit version (None on CPU builds); compare it only under `if get_accelerator().name() == 'cuda':`"
+    ),
+    "torch.backends.cuda.matmul.allow_tf32": (
+        "a CUDA-only switch; torch.set_float32_matmul_precision('high') is the backend-independent way "
+        "to allow TF32 matmuls"
+    ),
+    "torch.backends.cuda": "a CUDA backend flag; set or read it only under `if get_accelerator().name() == 'cuda':`",
+    "torch.utils.cpp_extension.CUDAExtension": (
+        "builds CUDA sources only; use CppExtension for a CPU build, or an op builder "
+        "(get_accelerator().create_op_builder(name)) that picks the sources for the active backend"
+    ),
+    "torch.utils.cpp_extension.CUDA_HOME": "the CUDA toolkit path; use it only when get_accelerator().name() == 'cuda'",
+    "CUDA_VISIBLE_DEVICES": (
+        "only CUDA reads this variable; use the names in get_accelerator().visible_devices_envs() "
+        "(or get_accelerator().set_visible_devices_envs(env, ids)) so the active backend's variable is set"
+    ),
 }
-GENERIC = "no accelerator-agnostic equivalent; guard it with get_accelerator().name() == 'cuda' or port it by hand"
+# The torch.cuda module itself, used as a value.
+MODULE_ADVICE = "the torch.cuda module itself is used as a value; port what is done with it by hand"
+# torch.cuda.X = ... replaces a CUDA function for everyone.
+STORE_ADVICE = (
+    "assigning to a torch.cuda attribute (monkeypatching) has no port; patch the accelerator object "
+    "(get_accelerator()) or remove the patch"
+)
+GENERIC = (
+    "no accelerator-agnostic equivalent; call it only under `if get_accelerator().name() == 'cuda':` "
+    "or port it by hand"
+)
 
 OTHER_CUDA_ONLY = ("torch.version.cuda", "torch.backends.cuda", "torch.utils.cpp_extension.CUDAExtension", "torch.utils.cpp_extension.CUDA_HOME")
+# Environment variable names only CUDA reads, found as whole string literals or as ``NAME=value``.
+CUDA_ENV = "CUDA_VISIBLE_DEVICES"
+# Where torch-cuda-call ports a larger expression around a name that alone has no port.
+PORTED_SHAPES = "unported-cuda-api.ported-shapes"
 
 
 def _advice(qname: str) -> str:
+    if qname == CUDA:
+        return MODULE_ADVICE
     parts = qname.split(".")
-    for size in range(len(parts), 0, -1):
+    for size in range(len(parts), 2, -1):
         key = ".".join(parts[:size])
         if key in ADVICE:
             return ADVICE[key]
     return GENERIC
+
+
+def _env_literal(value: str) -> bool:
+    """``"CUDA_VISIBLE_DEVICES"`` or a shell-style ``"CUDA_VISIBLE_DEVICES=0,1 ..."``; not a sentence naming it."""
+    return value == CUDA_ENV or value.startswith(CUDA_ENV + "=")
 
 
 class UnportedCudaApi(Rule):
@@ -78,12 +134,30 @@ class UnportedCudaApi(Rule):
 
     def _check(self, ctx: Context, node: cst.BaseExpression) -> None:
         qname = self._unported(ctx, node)
-        if qname is not None:
-            ctx.report(self, node, f"`{qname}`: {_advice(qname)}")
+        if qname is None:
+            return
+        is_cuda = qname == CUDA or qname.startswith(CUDA + ".")
+        advice = STORE_ADVICE if is_cuda and id(node) in ctx.store_targets else _advice(qname)
+        ctx.report(self, node, f"`{qname}`: {advice}")
 
+    # torch.cuda.default_generators[i] and torch.cuda.get_device_properties(i).total_memory are ported
+    # whole by torch-cuda-call, so their inner names are not findings.
     @staticmethod
-    def _unported(ctx: Context, node: cst.BaseExpression) -> Optional[str]:
-        if not ctx.is_chain_top(node):
+    def _ported_shapes(ctx: Context) -> Set[int]:
+        return ctx.notes.setdefault(PORTED_SHAPES, set())  # type: ignore[return-value]
+
+    def visit_Subscript(self, ctx: Context, node: cst.Subscript) -> None:
+        if TorchCudaCall._generator_index(ctx, node) is not None:
+            self._ported_shapes(ctx).add(id(node.value))
+
+    def visit_Attribute(self, ctx: Context, node: cst.Attribute) -> None:
+        call = TorchCudaCall._properties_call(ctx, node)
+        if call is not None:
+            self._ported_shapes(ctx).add(id(call.func))
+
+    @classmethod
+    def _unported(cls, ctx: Context, node: cst.BaseExpression) -> Optional[str]:
+        if not ctx.is_chain_top(node) or id(node) in cls._ported_shapes(ctx):
             return None
         qname = ctx.qname(node)
         if qname is None:
@@ -105,7 +179,7 @@ class UnportedCudaApi(Rule):
         self._check(ctx, original)
 
     def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString) -> None:
-        if original.raw_value == "CUDA_VISIBLE_DEVICES":
-            ctx.report(self, original, f"`CUDA_VISIBLE_DEVICES`: {ADVICE['CUDA_VISIBLE_DEVICES']}")
+        if _env_literal(original.raw_value):
+            ctx.report(self, original, f"`{CUDA_ENV}`: {ADVICE[CUDA_ENV]}")
 
 
