@@ -218,7 +218,8 @@ def _prune_cuda_imports(
             if new_small[-1] is not stmt.body[-1]:
                 new_small[-1] = new_small[-1].with_changes(semicolon=cst.MaybeSentinel.DEFAULT)
             # Comments of removed names stay, on their own lines above the import that remains.
-            new_body.append(_adopt(stmt.with_changes(body=new_small), [*orphaned, *dropped]))
+            kept = stmt.with_changes(body=new_small, leading_lines=[*stmt.leading_lines, *dropped])
+            new_body.append(_adopt(kept, orphaned))
             orphaned = []
         else:
             orphaned.extend([*stmt.leading_lines, *dropped])
