@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Set, Tuple
+from itertools import accumulate
+from typing import Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst._position import CodePosition
+from libcst._nodes.internal import CodegenState
+from libcst.metadata import CodeRange
 
 from accelport.codemod.names import Scope, ScopeBuilder, resolve_name
 from accelport.codemod.suppress import Suppressions
@@ -41,7 +47,7 @@ class Context:
         self.fixes: List[Site] = []
         self.findings: List[Site] = []
         self._qnames: Dict[int, Optional[str]] = {}
-        self._positions: Optional[Dict[cst.CSTNode, CodeRange]] = None
+        self._positions: Optional[Mapping[cst.CSTNode, CodeRange]] = None
         self.uses_accelerator = False
         # Filled by the current-device analysis: id(assignment value) -> decision.
         self.notes: Dict[str, object] = {}
@@ -101,10 +107,10 @@ class Context:
         return self.module.code_for_node(node)
 
     # -- reporting -----------------------------------------------------------------------
-    def positions(self) -> Dict[cst.CSTNode, CodeRange]:
+    def positions(self) -> Mapping[cst.CSTNode, CodeRange]:
+        """Every node's ``PositionProvider`` range, worked out only for the nodes asked for."""
         if self._positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = dict(wrapper.resolve(PositionProvider))
+            self._positions = _Positions(self.module)
         return self._positions
 
     def position(self, node: cst.CSTNode) -> Tuple[int, int]:
@@ -124,3 +130,75 @@ class Context:
         if self.suppressed(node, name):
             return
         self.findings.append(Site(name, getattr(rule, "CODE"), node, message))
+
+
+_NEWLINE = re.compile(r"\r\n?|\n")
+
+
+class _SpanState(CodegenState):
+    """Codegen that records each node's span as token indices, like ``PositionProvider`` records
+    line and column: same start/end rules, including its syntactic-position overrides. Turning
+    every token into a line and column is what makes ``PositionProvider`` cost twice the parse;
+    here only the spans of nodes that are asked for are ever converted."""
+
+    def __init__(self, module: cst.Module) -> None:
+        super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
+        self.spans: Dict[cst.CSTNode, Tuple[int, int]] = {}
+        self.stack: List[int] = []
+
+    def before_codegen(self, node: cst.CSTNode) -> None:
+        self.stack.append(len(self.tokens))
+
+    def after_codegen(self, node: cst.CSTNode) -> None:
+        start = self.stack.pop()
+        if node not in self.spans:
+            self.spans[node] = (start, len(self.tokens))
+
+    @contextmanager
+    def record_syntactic_position(
+        self, node: cst.CSTNode, *, start_node: Optional[cst.CSTNode] = None, end_node: Optional[cst.CSTNode] = None
+    ) -> Iterator[None]:
+        start = len(self.tokens)
+        try:
+            yield
+        finally:
+            end = len(self.tokens)
+            if start_node is not None:
+                start = self.spans[start_node][0]
+            if end_node is not None:
+                end = self.spans[end_node][1]
+            self.spans[node] = (start, end)
+
+    def pop_trailing_newline(self) -> None:
+        # Positions were taken with the final newline in place; keep it so indices stay valid.
+        pass
+
+
+class _Positions(Mapping):
+    """``{node: CodeRange}`` for a module, converted from token indices on lookup."""
+
+    def __init__(self, module: cst.Module) -> None:
+        state = _SpanState(module)
+        module._codegen(state)
+        self._spans = state.spans
+        self._offsets = list(accumulate(map(len, state.tokens), initial=0))
+        self._line_ends = [m.end() for m in _NEWLINE.finditer("".join(state.tokens))]
+        self._cache: Dict[cst.CSTNode, CodeRange] = {}
+
+    def _position(self, index: int) -> CodePosition:
+        offset = self._offsets[index]
+        line = bisect_right(self._line_ends, offset)
+        return CodePosition(line + 1, offset - (self._line_ends[line - 1] if line else 0))
+
+    def __getitem__(self, node: cst.CSTNode) -> CodeRange:
+        found = self._cache.get(node)
+        if found is None:
+            start, end = self._spans[node]
+            found = self._cache[node] = CodeRange(self._position(start), self._position(end))
+        return found
+
+    def __iter__(self) -> Iterator[cst.CSTNode]:
+        return iter(self._spans)
+
+    def __len__(self) -> int:
+        return len(self._spans)

@@ -6,6 +6,7 @@ from typing import List, Optional, Sequence, Set, Union
 
 import libcst as cst
 
+from accelport.codemod import fastwalk
 from accelport.codemod.context import ACCEL_FUNC
 from accelport.codemod.names import dotted
 from accelport.codemod.settings import RUNTIME_MODULES
@@ -48,11 +49,11 @@ class _Uses(cst.CSTVisitor):
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         if node.attr.value == "cuda" and isinstance(node.value, cst.Name) and node.value.value == "torch":
             self.torch_cuda = True
-        node.value.visit(self)
+        fastwalk.visit(node.value, self)
         return False
 
     def visit_Arg(self, node: cst.Arg) -> bool:
-        node.value.visit(self)
+        fastwalk.visit(node.value, self)
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
@@ -61,7 +62,7 @@ class _Uses(cst.CSTVisitor):
 
 def uses(module: cst.Module) -> _Uses:
     found = _Uses()
-    module.visit(found)
+    fastwalk.visit(module, found)
     return found
 
 
@@ -106,7 +107,7 @@ def _comments(node: cst.CSTNode) -> List[cst.EmptyLine]:
         def visit_Comment(self, comment: cst.Comment) -> None:
             found.append(cst.EmptyLine(comment=comment))
 
-    node.visit(_Collect())
+    fastwalk.visit(node, _Collect())
     return found
 
 

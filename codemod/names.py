@@ -14,6 +14,8 @@ from typing import Dict, List, Optional, Set, Union
 
 import libcst as cst
 
+from accelport.codemod import fastwalk
+
 ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.BaseComp]
 
 
@@ -178,7 +180,7 @@ class ScopeBuilder(cst.CSTVisitor):
 
 def build_scopes(module: cst.Module) -> ScopeBuilder:
     builder = ScopeBuilder(module)
-    module.visit(builder)
+    fastwalk.visit(module, builder)
     return builder
 
 

@@ -7,7 +7,7 @@ from typing import List, Sequence
 
 import libcst as cst
 
-from accelport.codemod import imports, suppress
+from accelport.codemod import fastwalk, imports, suppress
 from accelport.codemod.context import Context, Site
 from accelport.codemod.names import build_scopes
 from accelport.codemod.results import Finding, FileResult
@@ -89,7 +89,7 @@ def _transform_module(
         if prepare is not None:
             prepare(ctx)
     transformer = RuleTransformer(ctx, rules)
-    new_module = module.visit(transformer)
+    new_module = fastwalk.transform(module, transformer)
     if ctx.fixes:
         new_module = imports.finalize(module, new_module, settings.runtime_module, transformer.first_fixed_top)
     result.new_text = new_module.code

@@ -7,7 +7,7 @@ from typing import DefaultDict, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import walk
+from accelport.codemod import fastwalk, walk
 from accelport.codemod.context import DEVICE, INDEX, Context
 from accelport.codemod.names import Scope
 from accelport.rules.base import Rule, keep_parens
@@ -129,7 +129,7 @@ class CurrentDevice(Rule):
 
     def prepare(self, ctx: Context) -> None:
         scan = _Uses(ctx)
-        ctx.module.visit(scan)
+        fastwalk.visit(ctx.module, scan)
         decisions: Dict[int, str] = {}
         for call in scan.attribute_stores:
             ctx.report(self, call, "stored on an attribute, its uses cannot be followed: ported as an index")

@@ -1,0 +1,76 @@
+"""The fast walks must be invisible: same child order, same positions, same output as LibCST's walks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import libcst as cst
+import pytest
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from accelport.codemod import fastwalk
+from accelport.codemod.context import _Positions
+from accelport.codemod.settings import Settings
+from accelport.codemod.transform import transform_source
+
+FIXTURES = sorted(Path(__file__).parent.joinpath("fixtures").rglob("*.py"))
+
+
+def _modules():
+    for path in FIXTURES:
+        try:
+            yield path, cst.parse_module(path.read_text(encoding="utf-8"))
+        except cst.ParserSyntaxError:
+            continue
+
+
+def test_fixtures_exist() -> None:
+    assert len(FIXTURES) > 20
+
+
+def test_child_order_is_libcst_order() -> None:
+    for path, module in _modules():
+        stack = [module]
+        while stack:
+            node = stack.pop()
+            mine, theirs = fastwalk.children(node), list(node.children)
+            assert len(mine) == len(theirs) and all(a is b for a, b in zip(mine, theirs)), (path, type(node).__name__)
+            stack.extend(mine)
+
+
+def test_positions_are_position_provider_positions() -> None:
+    for path, module in _modules():
+        expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        got = _Positions(module)
+        assert set(got) == set(expected), path
+        for node, where in expected.items():
+            assert got[node] == where, (path, type(node).__name__)
+
+
+def _libcst_walks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fastwalk, "visit", lambda node, visitor: node.visit(visitor))
+    monkeypatch.setattr(fastwalk, "transform", lambda node, transformer: node.visit(transformer))
+
+
+@pytest.mark.parametrize("runtime", ["accelport", "deepspeed"])
+def test_transform_matches_libcst_walks(monkeypatch: pytest.MonkeyPatch, runtime: str) -> None:
+    settings = Settings(runtime=runtime)
+    inputs = [p for p in FIXTURES if p.name.endswith(".in.py")]
+    fast = [transform_source(p.read_text(encoding="utf-8"), str(p), settings, want_fixes=True) for p in inputs]
+    _libcst_walks(monkeypatch)
+    slow = [transform_source(p.read_text(encoding="utf-8"), str(p), settings, want_fixes=True) for p in inputs]
+    for path, a, b in zip(inputs, fast, slow):
+        assert (a.new_text, a.findings, a.fixes, a.counts, a.error) == (b.new_text, b.findings, b.fixes, b.counts, b.error), path
+
+
+def test_transform_keeps_unchanged_subtrees() -> None:
+    module = cst.parse_module("import torch\nx = 1\ntorch.cuda.synchronize()\n")
+
+    class Rename(cst.CSTTransformer):
+        def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.Name:
+            return updated_node.with_changes(value="cuda2") if updated_node.value == "cuda" else updated_node
+
+    new = fastwalk.transform(module, Rename())
+    assert new.code == "import torch\nx = 1\ntorch.cuda2.synchronize()\n"
+    assert new.body[0] is module.body[0] and new.body[1] is module.body[1]
+    assert new.body[2] is not module.body[2]
