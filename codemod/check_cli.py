@@ -13,7 +13,7 @@ from accelport.codemod import baseline as baseline_mod
 from accelport.codemod import report
 from accelport.codemod.cli import (
     CONFIG, EXCLUDE, EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_USAGE, EXTEND_EXCLUDE, FORCE_EXCLUDE, IGNORE, JOBS,
-    PATHS, RUNTIME, SELECT, _jobs, _settings, _sources, app,
+    PATHS, RUNTIME, SELECT, TARGET, _jobs, _settings, _sources, app,
 )  # fmt: skip
 from accelport.codemod.runner import Mode, run
 from accelport.rules import registry
@@ -35,6 +35,7 @@ def check(
     update_baseline: bool = typer.Option(False, "--update-baseline", help="Record today's findings in --baseline and pass."),
     report_unused: bool = typer.Option(False, "--report-unused-suppressions", help="Also report suppression comments that silence nothing."),
     runtime: Optional[str] = RUNTIME,
+    target: Optional[str] = TARGET,
     select: Optional[List[str]] = SELECT,
     ignore: Optional[List[str]] = IGNORE,
     exclude: Optional[List[str]] = EXCLUDE,
@@ -48,7 +49,7 @@ def check(
     if update_baseline and baseline is None:
         typer.echo("accelport: --update-baseline needs --baseline FILE", err=True)
         raise typer.Exit(EXIT_USAGE)
-    settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config)
+    settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
     sources, missing = _sources(paths, pattern, force)
     outcomes = run(sources, settings, Mode.CHECK, _jobs(jobs, table))
     sites = report.all_sites(outcomes)

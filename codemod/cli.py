@@ -21,7 +21,7 @@ from accelport.codemod import config as config_mod
 from accelport.codemod import report
 from accelport.codemod.discovery import compile_patterns, discover
 from accelport.codemod.runner import Mode, Outcome, run
-from accelport.codemod.settings import RUNTIME_MODULES, Settings
+from accelport.codemod.settings import RUNTIME_MODULES, TARGETS, Settings
 from accelport.rules import registry
 
 EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 123
@@ -64,6 +64,7 @@ def _settings(
     extend_exclude: Optional[List[str]],
     force_exclude: Optional[bool],
     config_path: Optional[Path],
+    target: Optional[str] = None,
 ) -> tuple:
     start = Path(paths[0]) if paths else Path.cwd()
     try:
@@ -84,7 +85,12 @@ def _settings(
     except (registry.UnknownRule, ValueError) as exc:
         _fail(str(exc))
     force = table.get("force-exclude", False) if force_exclude is None else force_exclude
-    settings = Settings(runtime=runtime, rules=rules, per_file_ignores=per_file)
+    target = target or table.get("target", "accelerator")
+    if target not in TARGETS:
+        _fail(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+    settings = Settings(
+        runtime=runtime, rules=rules, per_file_ignores=per_file, target=target, mappings=table.get("mappings", ())
+    )
     return settings, pattern, force, table
 
 
@@ -107,6 +113,7 @@ FORCE_EXCLUDE = typer.Option(None, "--force-exclude/--no-force-exclude", help="A
 JOBS = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores).")
 CONFIG = typer.Option(None, "--config", help="pyproject.toml to read [tool.accelport] from (default: nearest upward).")
 RUNTIME = typer.Option(None, "--runtime", help="Where get_accelerator comes from: accelport or deepspeed.")
+TARGET = typer.Option(None, "--target", help="accelerator (get_accelerator() calls) or torch (PyTorch's own API where exact).")
 
 
 @app.command()
@@ -115,6 +122,7 @@ def rewrite(
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff on stdout; write nothing."),
     check: bool = typer.Option(False, "--check", help="List the files that would change; write nothing."),
     runtime: Optional[str] = RUNTIME,
+    target: Optional[str] = TARGET,
     select: Optional[List[str]] = SELECT,
     ignore: Optional[List[str]] = IGNORE,
     exclude: Optional[List[str]] = EXCLUDE,
@@ -126,7 +134,7 @@ def rewrite(
 ) -> None:
     """Rewrite CUDA-specific code in place (or show the diff), and list what needs a human."""
     paths = paths or []
-    settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config)
+    settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
     sources, missing = _sources(paths, pattern, force)
     mode = Mode.DIFF if diff or check else Mode.WRITE
     outcomes = run(sources, settings, mode, _jobs(jobs, table))

@@ -6,6 +6,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Dict, Optional
 
+from accelport.codemod.settings import TARGETS
+from accelport.rules.user_mapping import parse_mappings
+
 # key -> (type, description for errors)
 SCHEMA = {
     "exclude": (list, "a list of regular expressions"),
@@ -16,6 +19,8 @@ SCHEMA = {
     "per-file-ignores": (dict, "a table of glob = [rule names]"),
     "runtime": (str, '"accelport" or "deepspeed"'),
     "jobs": (int, "a whole number"),
+    "target": (str, '"accelerator" or "torch"'),
+    "mappings": (dict, 'a table of "qualified.name" = "accelerator method" or "unported"'),
 }
 
 
@@ -45,8 +50,6 @@ def load(path: Optional[Path]) -> Dict[str, Any]:
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [tool.accelport] must be a table")
     for key, value in table.items():
-        if key == "mappings":
-            continue
         if key not in SCHEMA:
             raise ConfigError(f"{path}: [tool.accelport] unknown key {key!r}; known keys: {', '.join(SCHEMA)}")
         kind, described = SCHEMA[key]
@@ -60,4 +63,12 @@ def load(path: Optional[Path]) -> Dict[str, Any]:
                     raise ConfigError(f"{path}: [tool.accelport] per-file-ignores.{glob!r} must be a list of rule names")
         if key == "runtime" and value not in ("accelport", "deepspeed"):
             raise ConfigError(f"{path}: [tool.accelport] runtime must be {described}")
+        if key == "target" and value not in TARGETS:
+            raise ConfigError(f"{path}: [tool.accelport] target must be {described}")
+        if key == "mappings":
+            try:
+                # Stored validated: a sorted tuple of (qualified name, method or "unported").
+                table[key] = parse_mappings(value)
+            except ValueError as exc:
+                raise ConfigError(f"{path}: [tool.accelport] {exc}") from None
     return table

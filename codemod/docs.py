@@ -1,7 +1,8 @@
 """The rule documentation, generated from the rule docstrings so that it cannot drift.
 
-``python -m accelport.codemod.docs`` rewrites ``docs/rules.md`` and the table between the
-``rules-table`` markers in ``README.md``; a test fails when either committed copy is stale.
+``python -m accelport.codemod.docs`` rewrites ``docs/rules.md``, the table between the
+``rules-table`` markers in ``README.md`` and the one between the ``targets-table`` markers in
+``docs/targets.md`` (from ``accelport.rules.torch_native``); a test fails when a committed copy is stale.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Sequence, Type
 
 from accelport.rules.base import Rule
 from accelport.rules.registry import ALL_RULES
+from accelport.rules.torch_native import ACCELERATOR_METHODS, FALLBACK, TORCH_NATIVE
 
 BY_CODE = tuple(sorted(ALL_RULES, key=lambda rule: rule.CODE))
 START, END = "<!-- rules-table:start -->", "<!-- rules-table:end -->"
@@ -47,11 +49,34 @@ def rules_page(rules: Sequence[Type[Rule]] = BY_CODE) -> str:
 
 
 def readme_with_table(readme: str) -> str:
-    head, start, rest = readme.partition(START)
+    return _between(readme, START, END, table(), "README")
+
+
+TARGETS_START, TARGETS_END = "<!-- targets-table:start -->", "<!-- targets-table:end -->"
+
+
+def targets_table() -> str:
+    """Each accelerator method the rules emit, and what ``--target torch`` writes for it."""
+    rows = ["| accelerator method | `--target torch` writes | why |", "|---|---|---|"]
+    for method in sorted(ACCELERATOR_METHODS, key=lambda name: (name.lower(), name)):
+        native = TORCH_NATIVE.get(method)
+        if native is not None:
+            rows.append(f"| `{method}` | `{native.target}(...)` | {_cell(native.note)} |")
+        else:
+            rows.append(f"| `{method}` | `get_accelerator().{method}` (kept) | {_cell(FALLBACK[method])} |")
+    return "\n".join(rows) + "\n"
+
+
+def targets_with_table(page: str) -> str:
+    return _between(page, TARGETS_START, TARGETS_END, targets_table(), "docs/targets.md")
+
+
+def _between(text: str, start_marker: str, end_marker: str, content: str, where: str) -> str:
+    head, start, rest = text.partition(start_marker)
     if not start:
-        raise ValueError(f"README has no {START} marker")
-    _, end, tail = rest.partition(END)
-    return f"{head}{START}\n{table()}{END}{tail}"
+        raise ValueError(f"{where} has no {start_marker} marker")
+    _, end, tail = rest.partition(end_marker)
+    return f"{head}{start_marker}\n{content}{end_marker}{tail}"
 
 
 def main(root: Path) -> int:
@@ -59,6 +84,8 @@ def main(root: Path) -> int:
     (root / "docs" / "rules.md").write_text(rules_page(), encoding="utf-8")
     readme = root / "README.md"
     readme.write_text(readme_with_table(readme.read_text(encoding="utf-8")), encoding="utf-8")
+    targets = root / "docs" / "targets.md"
+    targets.write_text(targets_with_table(targets.read_text(encoding="utf-8")), encoding="utf-8")
     return 0
 
 

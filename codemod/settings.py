@@ -9,6 +9,7 @@ RUNTIME_MODULES = {
     "accelport": "accelport.accelerator_runtime",
     "deepspeed": "deepspeed.accelerator",
 }
+TARGETS = ("accelerator", "torch")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,10 @@ class Settings:
     force_exclude: bool = False
     # Glob of path -> rule names ignored in files matching it.
     per_file_ignores: Tuple[Tuple[str, FrozenSet[str]], ...] = ()
+    # "accelerator": get_accelerator() calls; "torch": PyTorch's own API where exact (docs/targets.md).
+    target: str = "accelerator"
+    # [tool.accelport.mappings]: qualified name of a project's CUDA wrapper -> method name or "unported".
+    mappings: Tuple[Tuple[str, str], ...] = ()
 
     @property
     def runtime_module(self) -> str:

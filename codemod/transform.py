@@ -7,7 +7,7 @@ from typing import List, Sequence
 
 import libcst as cst
 
-from accelport.codemod import fastwalk, imports, suppress
+from accelport.codemod import fastwalk, imports, suppress, torch_target
 from accelport.codemod.context import Context, Site
 from accelport.codemod.names import build_scopes
 from accelport.codemod.results import Finding, FileResult
@@ -90,8 +90,11 @@ def _transform_module(
             prepare(ctx)
     transformer = RuleTransformer(ctx, rules)
     new_module = fastwalk.transform(module, transformer)
+    first_fixed_top = transformer.first_fixed_top
+    if ctx.fixes and settings.target == "torch":
+        new_module, first_fixed_top = torch_target.port(new_module, ctx, first_fixed_top)
     if ctx.fixes:
-        new_module = imports.finalize(module, new_module, settings.runtime_module, transformer.first_fixed_top)
+        new_module = imports.finalize(module, new_module, settings.runtime_module, first_fixed_top)
     result.new_text = new_module.code
     for site in ctx.fixes:
         result.counts[site.rule] = result.counts.get(site.rule, 0) + 1

@@ -16,9 +16,12 @@ from accelport.rules.tensor_is_cuda import TensorIsCuda
 from accelport.rules.tensor_pin_memory import TensorPinMemory
 from accelport.rules.torch_cuda_call import TorchCudaCall
 from accelport.rules.unported_cuda_api import UnportedCudaApi
+from accelport.rules.user_mapping import UserMapping
 
 # Specific rules before general ones: the first rewrite of a node wins.
 ALL_RULES: Tuple[Type[Rule], ...] = (
+    # The project's own declarations first: they name things no built-in rule matches.
+    UserMapping,
     CurrentDevice,
     TorchCudaCall,
     UnportedCudaApi,
@@ -69,4 +72,6 @@ def _instances(names: FrozenSet[str]) -> Tuple[Rule, ...]:
 
 
 def rules_for(settings) -> List[Rule]:
-    return list(_instances(DEFAULT_NAMES if settings.rules is None else settings.rules))
+    """The selected rules; a rule with a ``configured(settings)`` method (user-mapping) is bound to them."""
+    rules = _instances(DEFAULT_NAMES if settings.rules is None else settings.rules)
+    return [rule.configured(settings) if hasattr(rule, "configured") else rule for rule in rules]

@@ -1,7 +1,8 @@
 """Every fixture case: ``tests/fixtures/<rule>/<case>.in.py`` run through that folder's rule alone.
 
 No ``.out.py`` means the input must come back byte-identical; no ``.findings.txt`` means no finding.
-``_all`` runs every default rule together; ``_deepspeed`` does the same with ``--runtime deepspeed``.
+``_all`` runs every default rule together; ``_deepspeed`` does the same with ``--runtime deepspeed``,
+``_torch_target`` with ``--target torch``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import List
 
 import pytest
 
+from accelport.codemod import config
 from accelport.codemod.settings import Settings
 from accelport.codemod.source import decode
 from accelport.codemod.transform import transform_source
@@ -27,8 +29,12 @@ def _settings(folder: str) -> Settings:
         return Settings()
     if folder == "_deepspeed":
         return Settings(runtime="deepspeed")
+    if folder == "_torch_target":
+        return Settings(target="torch")
     assert folder in registry.BY_NAME, f"fixture folder {folder!r} names no rule"
-    return Settings(rules=frozenset({folder}))
+    # A folder's accelport.toml holds a [tool.accelport] table for its cases (user-mapping's mappings).
+    table = config.load(FIXTURES / folder / "accelport.toml") if (FIXTURES / folder / "accelport.toml").exists() else {}
+    return Settings(rules=frozenset({folder}), mappings=table.get("mappings", ()))
 
 
 def _findings_lines(result) -> List[str]:
