@@ -9,7 +9,7 @@ author's choice. The file's own name for ``torch`` is used (``import torch as th
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Set, Tuple
+from typing import Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -45,17 +45,27 @@ def built_handles(sites: Sequence[Site]) -> Set[int]:
     return found
 
 
-def torch_name(root: Scope) -> Tuple[Optional[str], bool]:
+def torch_name(root: Scope, scopes: Iterable[Scope] = ()) -> Tuple[Optional[str], bool]:
     """(the module-level name bound to ``torch``, whether ``import torch`` must be added); (None, False)
-    when ``torch`` is bound to something else and no alias exists, so nothing can be spelled safely."""
+    when ``torch`` is bound to something else and no alias exists, or when a function or class in
+    ``scopes`` rebinds the name (a parameter called ``torch``): nothing can be spelled safely then."""
+    name: Optional[str] = None
+    add = False
     if resolve_name("torch", root) == "torch":
-        return "torch", False
-    for local, qualified in sorted(root.imports.items()):
-        if qualified == "torch" and resolve_name(local, root) == "torch":
-            return local, False
-    if "torch" in root.imports or "torch" in root.bound:
-        return None, False
-    return "torch", True
+        name = "torch"
+    else:
+        for local, qualified in sorted(root.imports.items()):
+            if qualified == "torch" and resolve_name(local, root) == "torch":
+                name = local
+                break
+        else:
+            if "torch" in root.imports or "torch" in root.bound:
+                return None, False
+            name, add = "torch", True
+    for scope in scopes:
+        if scope is not root and (name in scope.bound or scope.imports.get(name, "torch") != "torch"):
+            return None, False
+    return name, add
 
 
 def _positional(args: Sequence[cst.Arg], params: Tuple[str, ...]) -> Optional[List[cst.Arg]]:
@@ -124,7 +134,7 @@ def port(
     handles = built_handles(ctx.fixes)
     if not handles:
         return module, first_fixed_top
-    torch, add_import = torch_name(ctx.scopes.root)
+    torch, add_import = torch_name(ctx.scopes.root, ctx.scopes.scopes.values())
     if torch is None:
         return module, first_fixed_top
     porter = _Port(handles, torch)

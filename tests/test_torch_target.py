@@ -122,6 +122,13 @@ def test_deepspeed_runtime_fallbacks_import_from_deepspeed() -> None:
     )
 
 
+def test_torch_rebound_in_a_function_keeps_get_accelerator() -> None:
+    text = "from torch import cuda\n\n\ndef run(torch):\n    cuda.synchronize()\n    return torch\n"
+    out = transform_source(text, "f.py", TORCH).new_text
+    assert "    get_accelerator().synchronize()\n" in out
+    assert "torch.accelerator" not in out
+
+
 def test_torch_bound_to_something_else_keeps_get_accelerator() -> None:
     # ``torch`` names a local object and no alias of the module exists: nothing can be spelled safely.
     text = "from torch.cuda import synchronize\n\ntorch = object()\nsynchronize()\n"
