@@ -13,7 +13,7 @@ from accelport.codemod import baseline as baseline_mod
 from accelport.codemod import report
 from accelport.codemod.cli import (
     CONFIG, EXCLUDE, EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_USAGE, EXTEND_EXCLUDE, FORCE_EXCLUDE, IGNORE, JOBS,
-    PATHS, RUNTIME, SELECT, TARGET, _jobs, _settings, _sources, app,
+    NO_CACHE, PATHS, RUNTIME, SELECT, TARGET, _jobs, _settings, _sources, app,
 )  # fmt: skip
 from accelport.codemod.runner import Mode, run
 from accelport.rules import registry
@@ -43,6 +43,7 @@ def check(
     force_exclude: Optional[bool] = FORCE_EXCLUDE,
     jobs: Optional[int] = JOBS,
     config: Optional[Path] = CONFIG,
+    no_cache: bool = NO_CACHE,
 ) -> None:
     """Report every CUDA-specific site (fixable ones marked [*]); exit 1 if there is any."""
     paths = paths or []
@@ -51,7 +52,7 @@ def check(
         raise typer.Exit(EXIT_USAGE)
     settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
     sources, missing = _sources(paths, pattern, force)
-    outcomes = run(sources, settings, Mode.CHECK, _jobs(jobs, table))
+    outcomes = run(sources, settings, Mode.CHECK, _jobs(jobs, table), cache=not no_cache)
     sites = report.all_sites(outcomes)
     if report_unused:
         sites = sorted(sites + _unused(outcomes))

@@ -112,6 +112,7 @@ EXTEND_EXCLUDE = typer.Option(None, "--extend-exclude", help="Regex of paths to 
 FORCE_EXCLUDE = typer.Option(None, "--force-exclude/--no-force-exclude", help="Apply excludes to files named explicitly too (for pre-commit).")
 JOBS = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores).")
 CONFIG = typer.Option(None, "--config", help="pyproject.toml to read [tool.accelport] from (default: nearest upward).")
+NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the cache of per-file results.")
 RUNTIME = typer.Option(None, "--runtime", help="Where get_accelerator comes from: accelport or deepspeed.")
 TARGET = typer.Option(None, "--target", help="accelerator (get_accelerator() calls) or torch (PyTorch's own API where exact).")
 
@@ -131,13 +132,14 @@ def rewrite(
     jobs: Optional[int] = JOBS,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and findings."),
     config: Optional[Path] = CONFIG,
+    no_cache: bool = NO_CACHE,
 ) -> None:
     """Rewrite CUDA-specific code in place (or show the diff), and list what needs a human."""
     paths = paths or []
     settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
     sources, missing = _sources(paths, pattern, force)
     mode = Mode.DIFF if diff or check else Mode.WRITE
-    outcomes = run(sources, settings, mode, _jobs(jobs, table))
+    outcomes = run(sources, settings, mode, _jobs(jobs, table), cache=not no_cache)
     if diff:
         sys.stdout.write("".join(o.diff for o in outcomes))
     elif check:

@@ -11,8 +11,10 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from accelport.codemod.cache import Cache, content_hash
 from accelport.codemod.diff import unified_diff
 from accelport.codemod.discovery import Source
+from accelport.codemod.progress import progress
 from accelport.codemod.results import Finding
 from accelport.codemod.settings import Settings
 from accelport.codemod.source import SourceError, decode
@@ -39,6 +41,8 @@ class Outcome:
     fixes: List[Finding] = field(default_factory=list)
     error: Optional[str] = None
     unused_suppressions: List[Tuple[int, str]] = field(default_factory=list)
+    # (size, mtime_ns taken before the read, sha256 of the bytes read): what the cache keys on.
+    stamp: Optional[Tuple[int, int, str]] = None
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -64,10 +68,12 @@ def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     """Read, transform and (in WRITE mode) write one file. Never raises."""
     outcome = Outcome(source.display)
     try:
+        st = os.stat(source.path)
         data = source.path.read_bytes()
     except OSError as exc:
         outcome.error = f"cannot read: {exc.strerror or exc}"
         return outcome
+    outcome.stamp = (st.st_size, st.st_mtime_ns, content_hash(data))
     try:
         decoded = decode(data)
     except SourceError as exc:
@@ -111,13 +117,37 @@ def run(
     mode: Mode,
     jobs: int = 1,
     on_done: Optional[Callable[[Outcome], None]] = None,
+    cache: bool = False,
 ) -> List[Outcome]:
-    """Outcomes in the order of ``sources`` (sorted by discovery), whatever order workers finish in."""
+    """Outcomes in the order of ``sources`` (sorted by discovery), whatever order workers finish in.
+
+    With ``cache``, files whose outcome is cached (see ``codemod/cache.py``) are not processed; the
+    parent alone reads and writes the cache. A progress bar is drawn on a terminal for long runs.
+    """
+    store = Cache(settings, mode.value) if cache else None
+    found: Dict[int, Outcome] = {}
+    todo: List[Source] = []
+    for index, source in enumerate(sources):
+        hit = store.lookup(source.display, source.path)[0] if store is not None else None
+        if hit is not None and (mode is not Mode.WRITE or (not hit.changed and hit.error is None)):
+            found[index] = hit
+        else:
+            todo.append(source)
+    fresh = iterate(todo, settings, mode, jobs)
     outcomes: List[Outcome] = []
-    for outcome in iterate(sources, settings, mode, jobs):
-        outcomes.append(outcome)
-        if on_done is not None:
-            on_done(outcome)
+    with progress(len(sources)) as advance:
+        for index in range(len(sources)):
+            outcome = found.get(index)
+            if outcome is None:
+                outcome = next(fresh)
+                if store is not None and outcome.error is None and outcome.stamp is not None and not outcome.written:
+                    store.store(outcome.display, outcome.stamp, outcome)
+            outcomes.append(outcome)
+            advance()
+            if on_done is not None:
+                on_done(outcome)
+    if store is not None:
+        store.save()
     return outcomes
 
 
