@@ -1,0 +1,64 @@
+"""The process pool gives exactly the serial answers, in the same order, and only the parent prints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from accelport.codemod.discovery import discover
+from accelport.codemod.runner import Mode, run
+from accelport.codemod.settings import Settings
+
+BODY = [
+    "import torch\n\ntorch.cuda.synchronize()\n",
+    "import torch as th\n\nx = th.zeros(2).cuda()\nprint(th.cuda.get_device_name(0))\n",
+    "x = 1\n",
+    "import torch\n\ndef f(:\n    torch.cuda.synchronize()\n",  # does not parse: an error, reported for this file only
+    "import torch\nfrom torch import cuda\n\nif cuda.is_available():\n    d = torch.device('cuda:0')\n",
+]
+
+
+def _tree(root: Path, n: int = 23) -> Path:
+    for i in range(n):
+        folder = root / f"pkg{i % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"m{i:02d}.py").write_text(BODY[i % len(BODY)])
+    return root
+
+
+def _strip(outcomes):
+    return [(o.display, o.changed, o.diff, o.counts, o.findings, o.fixes, o.error) for o in outcomes]
+
+
+@pytest.mark.parametrize("mode", [Mode.CHECK, Mode.DIFF])
+def test_pool_equals_serial(tmp_path: Path, mode: Mode) -> None:
+    sources, _ = discover([str(_tree(tmp_path))])
+    serial = run(sources, Settings(), mode, jobs=1)
+    pooled = run(sources, Settings(), mode, jobs=2)
+    assert _strip(pooled) == _strip(serial)
+    assert [o.display for o in pooled] == sorted(o.display for o in pooled)
+    assert any(o.error for o in pooled) and any(o.changed for o in pooled)
+
+
+def _cli(args, cwd: Path, cache: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, ACCELPORT_CACHE_DIR=str(cache))
+    return subprocess.run(
+        [sys.executable, "-c", "from accelport.__main__ import main; main()", *args],
+        cwd=cwd, capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("command", [["check"], ["rewrite", "--diff"]])
+def test_cli_output_does_not_depend_on_jobs(tmp_path: Path, command) -> None:
+    root = _tree(tmp_path / "tree")
+    one = _cli([*command, "--no-cache", "-j", "1", "."], root, tmp_path / "c")
+    two = _cli([*command, "--no-cache", "-j", "2", "."], root, tmp_path / "c")
+    assert one.returncode == two.returncode == 123
+    assert one.stdout == two.stdout and one.stderr == two.stderr
+    assert one.stdout  # something was reported, by the parent, once
+    # No progress bar and no worker chatter when stderr is not a terminal.
+    assert "\r" not in two.stderr and "accelport  " not in two.stderr
