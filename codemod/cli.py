@@ -166,6 +166,18 @@ def _rewrite_exit(outcomes: List[Outcome], missing: List[str], dry: bool) -> int
     return EXIT_OK
 
 
+@app.command(
+    "launch",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def launch(ctx: typer.Context) -> None:
+    """Run a training script under torchrun, with CPU core binding (--bind-cores-to-rank); see --help."""
+    from accelport import launch as launch_mod  # needs torch: imported only when this command runs
+
+    raise typer.Exit(launch_mod.main(ctx.args))
+
+
 @app.command("rules")
 def list_rules() -> None:
     """List every rule: name, code, whether it fixes or only reports, on by default, summary."""
