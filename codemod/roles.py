@@ -18,9 +18,23 @@ DEVICE_KEYWORDS = frozenset({"device", "map_location", "device_type"})
 AUTOCAST = frozenset({"torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast"})
 INT_BUILTINS = frozenset({"range", "int"})
 TORCH_DEVICE = "torch.device"
+# `torch.amp.GradScaler("cuda")`: the first positional argument is the device type.
+GRAD_SCALER = frozenset({"torch.GradScaler", "torch.amp.GradScaler", "torch.amp.grad_scaler.GradScaler"})
+# torch.cuda functions whose first positional argument is a device (an int on every other backend's
+# `get_accelerator()` interface: `synchronize(device_index)`, `memory_allocated(device_index)`, ...).
+CUDA_INDEX_FUNCTIONS = frozenset(
+    {
+        "synchronize", "memory_allocated", "max_memory_allocated", "reset_max_memory_allocated",
+        "memory_reserved", "max_memory_reserved", "memory_cached", "max_memory_cached",
+        "reset_max_memory_cached", "memory_stats", "reset_peak_memory_stats", "get_device_properties",
+        "get_device_name", "get_device_capability", "mem_get_info", "current_stream", "default_stream",
+    }
+)  # fmt: skip
+ORDERING = (cst.LessThan, cst.LessThanEqual, cst.GreaterThan, cst.GreaterThanEqual)
 
 
 def is_device_word(name: str) -> bool:
+    name = name.lower()  # `DEVICE = "cuda"` is a module constant of the same meaning
     return name == "device" or name.endswith("_device")
 
 
@@ -99,7 +113,7 @@ def _mark_call(ctx: Context, node: cst.Call) -> None:
             continue
         word = arg.keyword.value
         if word in DEVICE_KEYWORDS:
-            ctx.set_role(arg.value, DEVICE)
+            _mark_device(ctx, arg.value, word)
         elif word == "output_device":
             ctx.set_role(arg.value, INDEX)
         elif word == "device_ids" and isinstance(arg.value, (cst.List, cst.Tuple)):
@@ -108,10 +122,14 @@ def _mark_call(ctx: Context, node: cst.Call) -> None:
 
     if args:
         first = args[0].value
-        if method == "to" or qname == TORCH_DEVICE or qname in AUTOCAST:
+        if method == "to" or qname == TORCH_DEVICE or qname in AUTOCAST or qname in GRAD_SCALER:
             ctx.set_role(first, DEVICE)
         elif method in ("set_device", "default_generator", "cuda") or qname == "torch.cuda.device":
             ctx.set_role(first, INDEX)
+        elif qname is not None and qname.startswith("torch.cuda.") and qname[11:] in CUDA_INDEX_FUNCTIONS:
+            ctx.set_role(first, INDEX)
+        if qname == "torch.load" and len(args) > 1:
+            _mark_device(ctx, args[1].value, "map_location")  # torch.load(f, map_location)
         elif isinstance(func, cst.Name) and func.value in INT_BUILTINS and qname is None:
             for arg in args:
                 ctx.set_role(arg.value, INDEX)
@@ -144,9 +162,25 @@ def _mark_call(ctx: Context, node: cst.Call) -> None:
                 ctx.set_role(default.value, BACKEND)
 
 
+def _mark_device(ctx: Context, value: cst.BaseExpression, word: str) -> None:
+    """A device argument. In a ``map_location`` dict only the values are devices: the keys name the
+    devices the checkpoint was saved on (``{"cuda:0": f"cuda:{rank}"}``), which stay as written."""
+    ctx.set_role(value, DEVICE)
+    if word == "map_location" and isinstance(value, cst.Dict):
+        for element in value.elements:
+            if isinstance(element, cst.DictElement):
+                ctx.set_role(element.value, DEVICE)
+
+
 def _mark_comparison(ctx: Context, node: cst.Comparison) -> None:
     operands = [node.left] + [target.comparator for target in node.comparisons]
     for index, operand in enumerate(operands):
+        # `a < b`: devices are not ordered, so both sides of an ordering are integers.
+        before = node.comparisons[index - 1].operator if index > 0 else None
+        after = node.comparisons[index].operator if index < len(node.comparisons) else None
+        if isinstance(before, ORDERING) or isinstance(after, ORDERING):
+            ctx.set_role(operand, INDEX)
+            continue
         neighbours = operands[max(index - 1, 0) : index] + operands[index + 1 : index + 2]
         for other in neighbours:
             if _device_like(other, ctx):

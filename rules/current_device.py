@@ -38,16 +38,41 @@ def _is_cuda_fstring(node: cst.FormattedString) -> Optional[cst.FormattedStringE
     return None
 
 
+# Calls that only print or format their arguments: a name or an index both do there.
+NEUTRAL_FUNCTIONS = frozenset({"print", "str", "repr", "format"})
+# `logger.info("on %s", dev)`: the arguments after the message are only formatted.
+LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "critical", "exception", "log"})
+
+
+def _neutral_args(ctx: Context, node: cst.Call) -> List[cst.BaseExpression]:
+    """The arguments of ``node`` that are only printed or formatted."""
+    func = node.func
+    if isinstance(func, cst.Name) and func.value in NEUTRAL_FUNCTIONS and ctx.qname(func) is None:
+        return [arg.value for arg in node.args if not arg.star]
+    if isinstance(func, cst.Attribute) and func.attr.value in LOG_METHODS and node.args:
+        if isinstance(node.args[0].value, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+            return [arg.value for arg in node.args[1:] if not arg.star]
+    return []
+
+
 class _Uses(cst.CSTVisitor):
-    """Find ``name = torch.cuda.current_device()`` bindings and every read of those names."""
+    """Find ``name = torch.cuda.current_device()`` bindings and every use of those names."""
 
     def __init__(self, ctx: Context) -> None:
         super().__init__()
         self.ctx = ctx
         self.bindings: DefaultDict[Key, List[cst.Call]] = defaultdict(list)
-        self.rebound: Set[Key] = set()
+        self.class_stores: List[cst.Call] = []
         self.attribute_stores: List[cst.Call] = []
         self.loads: List[Tuple[Scope, cst.Name]] = []
+        # Reads that are integer uses whatever their role says (`dev += 1`).
+        self.int_reads: Set[int] = set()
+        # Reads that are only printed or formatted.
+        self.neutral: Set[int] = set()
+        # Reads that are stored somewhere the analysis cannot follow (`self.device = dev`).
+        self.escaping: Set[int] = set()
+        # Bindings some other scope declares `global` or `nonlocal`: their uses cannot be followed.
+        self.declared: Set[Key] = set()
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         ctx = self.ctx
@@ -55,8 +80,23 @@ class _Uses(cst.CSTVisitor):
             return False
         if isinstance(node, cst.Assign):
             self._assignment(node)
-        elif isinstance(node, (cst.AugAssign, cst.AnnAssign, cst.For)) and isinstance(node.target, cst.Name):
-            self.rebound.add((id(ctx.scope), node.target.value))
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            self._bind(node.target, node.value)
+        elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
+            # `dev += 1` reads the value as an integer.
+            self.int_reads.add(id(node.target))
+            self.loads.append((ctx.scope, node.target))
+        elif isinstance(node, cst.Global):
+            self.declared.update((id(ctx.scope.module()), item.name.value) for item in node.names)
+        elif isinstance(node, cst.Nonlocal):
+            for item in node.names:
+                owner = _binding_scope(ctx.scope.parent, item.name.value) if ctx.scope.parent else None
+                if owner is not None:
+                    self.declared.add((id(owner), item.name.value))
+        elif isinstance(node, cst.Call):
+            self.neutral.update(map(id, _neutral_args(ctx, node)))
+        elif isinstance(node, cst.FormattedStringExpression) and ctx.role(node.expression) is None:
+            self.neutral.add(id(node.expression))
         elif isinstance(node, cst.Name) and ctx.is_ref(node) and id(node) not in ctx.store_targets:
             self.loads.append((ctx.scope, node))
         return True
@@ -65,30 +105,39 @@ class _Uses(cst.CSTVisitor):
         walk.leave(self.ctx, original_node)
 
     def _assignment(self, node: cst.Assign) -> None:
-        ctx = self.ctx
-        is_call = _is_current_device(ctx, node.value)
+        stored = [t.target for t in node.targets if not isinstance(t.target, cst.Name)]
+        if stored:
+            # `self.device = dev`, `cache["dev"] = dev`: the value leaves the analysis.
+            self.escaping.add(id(node.value))
         for target in node.targets:
-            if isinstance(target.target, cst.Name):
-                key = (id(ctx.scope), target.target.value)
-                if is_call and len(node.targets) == 1:
-                    self.bindings[key].append(node.value)  # type: ignore[arg-type]
-                else:
-                    self.rebound.add(key)
-            elif is_call and isinstance(target.target, cst.Attribute) and ctx.role(node.value) != DEVICE:
-                self.attribute_stores.append(node.value)  # type: ignore[arg-type]
+            self._bind(target.target, node.value)
+
+    def _bind(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        ctx = self.ctx
+        if not _is_current_device(ctx, value):
+            return
+        if isinstance(target, cst.Name):
+            if ctx.scope.is_class:
+                self.class_stores.append(value)  # type: ignore[arg-type]  # also read as self.<name>
+            else:
+                self.bindings[(id(ctx.scope), target.value)].append(value)  # type: ignore[arg-type]
+        elif isinstance(target, (cst.Attribute, cst.Subscript)):
+            self.attribute_stores.append(value)  # type: ignore[arg-type]
 
 
-def _binding_scope(scope: Scope, name: str) -> Tuple[Optional[Scope], bool]:
-    """The scope a read of ``name`` resolves to, and whether a function boundary was crossed."""
-    crossed = False
+def _binding_scope(scope: Scope, name: str) -> Optional[Scope]:
+    """The scope that binds the ``name`` a read in ``scope`` refers to (closures included)."""
+    if name in scope.globals_:
+        scope = scope.module()
+    first = True
     current: Optional[Scope] = scope
     while current is not None:
-        if name in current.bound or name in current.imports:
-            return current, crossed
-        if isinstance(current.node, (cst.FunctionDef, cst.Lambda)):
-            crossed = True
+        # Class bodies are not visible from the functions nested inside them.
+        if not (current.is_class and not first) and (name in current.bound or name in current.imports):
+            return current
+        first = False
         current = current.parent
-    return None, crossed
+    return None
 
 
 class CurrentDevice(Rule):
@@ -132,30 +181,48 @@ class CurrentDevice(Rule):
         fastwalk.visit(ctx.module, scan)
         decisions: Dict[int, str] = {}
         for call in scan.attribute_stores:
-            ctx.report(self, call, "stored on an attribute, its uses cannot be followed: ported as an index")
+            ctx.report(self, call, "stored on an attribute or in a container, whose uses cannot be followed: ported as "
+                       "an index; where it is used as a device, write get_accelerator().current_device_name()")
+        for call in scan.class_stores:
+            ctx.report(self, call, "a class attribute, whose uses cannot be followed: ported as an index; where it is "
+                       "used as a device, write get_accelerator().current_device_name()")
+        for call in scan.attribute_stores + scan.class_stores:
+            decisions[id(call)] = INDEX_METHOD
         reads: DefaultDict[str, List[Tuple[Scope, cst.Name]]] = defaultdict(list)
         for scope, name in scan.loads:
             reads[name.value].append((scope, name))
         for (scope_id, name), calls in scan.bindings.items():
-            key = (scope_id, name)
-            method = INDEX_METHOD
-            if key not in scan.rebound:
-                method = self._decide(ctx, scope_id, name, reads[name])
+            if (scope_id, name) in scan.declared:
+                method = INDEX_METHOD
+                for call in calls:
+                    ctx.report(self, call, f"`{name}` is declared global or nonlocal, so its uses cannot be followed: "
+                               "ported as an index")
+            else:
+                method = self._decide(ctx, scan, scope_id, name, reads[name])
             for call in calls:
-                decisions[id(call)] = method
+                # `a = b = torch.cuda.current_device()`: a name only if every name wants one.
+                if decisions.get(id(call)) != INDEX_METHOD:
+                    decisions[id(call)] = method
         ctx.notes[NOTE] = decisions
 
-    def _decide(self, ctx: Context, scope_id: int, name: str, reads: List[Tuple[Scope, cst.Name]]) -> str:
+    def _decide(self, ctx: Context, scan: _Uses, scope_id: int, name: str, reads: List[Tuple[Scope, cst.Name]]) -> str:
+        """Every read of the name that can see this binding decides, wherever it is in the scope (a
+        later rebinding does not hide the reads before it) and in the functions nested in it."""
         device: List[cst.Name] = []
         other: List[cst.Name] = []
         unknown: List[cst.Name] = []
         for scope, node in reads:
-            owner, crossed = _binding_scope(scope, name)
+            owner = _binding_scope(scope, name)
             if owner is None or id(owner) != scope_id:
                 continue
+            key = id(node)
             role = ctx.role(node)
-            if crossed:
+            if key in scan.int_reads:
+                other.append(node)
+            elif key in scan.escaping:
                 unknown.append(node)
+            elif key in scan.neutral:
+                continue
             elif role == DEVICE:
                 device.append(node)
             elif role == INDEX:
@@ -167,14 +234,22 @@ class CurrentDevice(Rule):
         for node in unknown:
             ctx.report(self, node, f"`{name}` holds torch.cuda.current_device(); cannot tell whether this use "
                        "wants a device or an index: ported as an index")
+        reason = "it is also used as an integer" if other else "another use of it cannot be classified"
         for node in device:
-            ctx.report(self, node, f"`{name}` is a device index (it is also used as an integer) but is used as a "
-                       f"device here: pass get_accelerator().device_name({name})")
+            ctx.report(self, node, f"`{name}` holds torch.cuda.current_device(), ported as an index because {reason}, "
+                       f"but is used as a device here: pass get_accelerator().device_name({name})")
         return INDEX_METHOD
 
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
         if _is_current_device(ctx, node):
             ctx.claim(node.func)
+            return
+        neutral = set(map(id, _neutral_args(ctx, node)))
+        for arg in node.args:
+            value = arg.value
+            if _is_current_device(ctx, value) and ctx.role(value) is None and id(value) not in neutral:
+                ctx.report(self, value, f"passed to `{ctx.code(node.func)}`, which may use it as a device: ported as "
+                           "an index; if it wants a device, write get_accelerator().current_device_name()")
 
     def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
         if not _is_current_device(ctx, original):
