@@ -86,6 +86,7 @@ class CudaDeviceString(Rule):
         match = _INDEXED.fullmatch(value or "")
         if match:
             return keep_parens(self._device_name(ctx, cst.Integer(str(int(match.group(1))))), updated)
+        self._unported(ctx, original, value)
         return None
 
     def leave_FormattedString(self, ctx: Context, original: cst.FormattedString, updated: cst.FormattedString):
@@ -101,6 +102,8 @@ class CudaDeviceString(Rule):
             and parts[1].format_spec is None
         ):
             return keep_parens(self._device_name(ctx, parts[1].expression), updated)
+        if parts and isinstance(parts[0], cst.FormattedStringText):
+            self._unported(ctx, original, parts[0].value)
         return None
 
     def leave_BinaryOperation(self, ctx: Context, original: cst.BinaryOperation, updated: cst.BinaryOperation):
@@ -110,31 +113,40 @@ class CudaDeviceString(Rule):
         left = string_value(original.left)
         if isinstance(original.operator, cst.Modulo) and left in ("cuda:%d", "cuda:%s", "cuda:%i"):
             right = updated.right
-            if isinstance(right, cst.Tuple):
-                if len(right.elements) != 1:
-                    return None
+            if isinstance(right, cst.Tuple) and len(right.elements) == 1:
                 right = right.elements[0].value
-            return keep_parens(self._device_name(ctx, right), updated)
+            if not isinstance(right, cst.Tuple):
+                return keep_parens(self._device_name(ctx, right), updated)
         if isinstance(original.operator, cst.Add) and left == "cuda:":
             inner = _str_call_arg(updated.right)
             if inner is not None:
                 return keep_parens(self._device_name(ctx, inner), updated)
+        if isinstance(original.operator, (cst.Modulo, cst.Add)):
+            self._unported(ctx, original, left)
         return None
+
+    def _unported(self, ctx: Context, node: cst.CSTNode, text: Optional[str]) -> None:
+        """A CUDA device string in a device context that has no exact rewrite: say so, never guess."""
+        if text is not None and text.startswith("cuda"):
+            ctx.report(self, node, "a CUDA device string this rule cannot rewrite: build it with "
+                       "get_accelerator().device_name(index)")
 
     # -- calls -------------------------------------------------------------------------
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
-        if self._torch_device_pair(ctx, node) is not None:
-            ctx.claim(positional(node)[0].value)
+        pair = self._torch_device_pair(ctx, node)
+        if pair is not None:
+            ctx.claim(pair[0].value)  # the 'cuda' goes into the index's device_name(i)
 
     @staticmethod
     def _torch_device_pair(ctx: Context, node: cst.Call) -> Optional[List[cst.Arg]]:
-        """``torch.device('cuda', i)`` / ``torch.device(type='cuda', index=i)``: the [type, index] args."""
+        """``torch.device('cuda', i)`` / ``torch.device('cuda', index=i)`` / ``torch.device(type='cuda',
+        index=i)``: the [type, index] args."""
         if ctx.qname(node.func) != TORCH_DEVICE:
             return None
         args = positional(node)
         if len(args) == 2 and len(node.args) == 2 and string_value(args[0].value) == "cuda":
             return list(args)
-        kind, index = keyword(node, "type"), keyword(node, "index")
+        kind, index = (args[0] if args else keyword(node, "type")), keyword(node, "index")
         if kind is not None and index is not None and len(node.args) == 2 and string_value(kind.value) == "cuda":
             return [kind, index]
         return None
@@ -151,8 +163,10 @@ class CudaDeviceString(Rule):
         """``'cuda:{}'.format(i)``."""
         if ctx.role(original) != DEVICE or not isinstance(original.func, cst.Attribute):
             return None
-        if original.func.attr.value != "format" or string_value(original.func.value) not in ("cuda:{}", "cuda:{0}"):
+        text = string_value(original.func.value)
+        if original.func.attr.value != "format" or text is None:
             return None
-        if len(updated.args) != 1 or updated.args[0].keyword is not None or updated.args[0].star:
+        if text not in ("cuda:{}", "cuda:{0}") or len(updated.args) != 1 or updated.args[0].keyword or updated.args[0].star:
+            self._unported(ctx, original, text)
             return None
         return keep_parens(self._device_name(ctx, updated.args[0].value), updated)
