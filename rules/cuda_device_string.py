@@ -47,8 +47,11 @@ class CudaDeviceString(Rule):
     the `default=` of an argparse `--device` option — `'cuda'` becomes `get_accelerator().device_name()`,
     `'cuda:0'` becomes `get_accelerator().device_name(0)`, and the formatted forms `f'cuda:{i}'`,
     `'cuda:%d' % i`, `'cuda:{}'.format(i)` and `'cuda:' + str(i)` become `get_accelerator().device_name(i)`.
-    `torch.device('cuda', i)` becomes `torch.device(get_accelerator().device_name(i))`. Strings anywhere
-    else (log messages, docstrings, comments, dictionary keys) are left alone.
+    `torch.device('cuda', i)` becomes `torch.device(get_accelerator().device_name(i))`. In a
+    `map_location` dict only the values are ported (the keys name the devices the checkpoint was saved
+    on). A CUDA string in a device context with no exact rewrite (`'cuda:0,1'`, `f'cuda:{i:02d}'`) is left
+    as written and reported. Strings anywhere else (log messages, docstrings, comments, dictionary keys)
+    are left alone.
 
     ## Why is this bad?
     A hard-coded CUDA device fails on every other backend.

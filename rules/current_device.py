@@ -148,10 +148,13 @@ class CurrentDevice(Rule):
     value is used as a device (`.to(_)`, `device=_`, `map_location=_`, `torch.device(_)`, `f"cuda:{_}"`)
     it becomes `get_accelerator().current_device_name()`; where it is used as an integer
     (`set_device(_)`, `device_ids=[_]`, `output_device=_`, arithmetic, comparisons, indexing, `%d`) it
-    becomes `get_accelerator().current_device()`. A local variable bound to the call is followed through
-    its uses in the same scope: all device uses give the name; any integer use gives the index, and then
+    becomes `get_accelerator().current_device()`. A variable bound to the call is followed through every
+    read that can see it, in its scope and in the functions nested in it (closures), before and after any
+    rebinding: all device uses give the name; any integer use (`dev += 1` too) gives the index, and then
     each device use is reported; a use that cannot be classified (returned, passed to another function,
-    stored on an attribute) gives the index and a finding.
+    stored on an attribute) gives the index and a finding. Printing or logging the value decides nothing.
+    A call stored on an attribute or in a class body, bound to a name declared `global`/`nonlocal`
+    elsewhere, returned, or passed straight to an unknown function is ported as an index and reported.
 
     ## Why is this bad?
     `x.to(torch.cuda.current_device())` means `x.to("cuda:0")`: it fails on every other backend.
