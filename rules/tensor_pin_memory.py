@@ -43,6 +43,8 @@ class TensorPinMemory(Rule):
             return None
         if is_module_ref(ctx, func.value):
             return None
+        if isinstance(func.value, cst.Call) and (ctx.qname(func.value.func) or "").endswith(".get_accelerator"):
+            return None  # already ported: get_accelerator().pin_memory(x) is the runtime's method, not a tensor's
         if original.args:
             # `Tensor.pin_memory(device)`: the (deprecated) device argument names a CUDA device.
             ctx.report(self, original, "`.pin_memory()` with a device argument: port by hand with get_accelerator().pin_memory(x)")
