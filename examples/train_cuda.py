@@ -57,6 +57,7 @@ def main(argv=None):
     local_rank, world_size = setup_distributed()
     torch.manual_seed(0)
     torch.cuda.manual_seed_all(0)
+    torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls on Ampere and newer
 
     dataset = synthetic_data()
     sampler = DistributedSampler(dataset) if world_size > 1 else None
@@ -95,7 +96,7 @@ def main(argv=None):
     if local_rank == 0:
         torch.save(model.state_dict(), args.checkpoint)
         state = torch.load(args.checkpoint, map_location=f"cuda:{torch.cuda.current_device()}")
-        print(f"saved {len(state)} tensors on {torch.cuda.get_device_name(local_rank)}")
+        print(f"saved {len(state)} tensors to {args.checkpoint}")
     if world_size > 1:
         dist.destroy_process_group()
 
