@@ -32,7 +32,7 @@ KNOWN_GAPS = {"amp": "missing", "Event": "None"}
 
 
 def _env() -> dict:
-    env = dict(os.environ, DS_ACCELERATOR="cpu")
+    env = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1")
     for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "ACCELPORT_ACCELERATOR"):
         env.pop(name, None)
     return env
