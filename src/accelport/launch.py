@@ -16,8 +16,8 @@ accepted and means what it means there. accelport adds:
   port), so two launches on one machine do not fight over port 29500.
 
 Binding works through a tiny worker shim: torchrun starts ``python -m accelport.launch --worker ...``
-for every local rank; the shim reads ``LOCAL_RANK``, pins itself, sets ``OMP_NUM_THREADS`` and
-``exec``s the real script (same pid, so torchrun monitors the script itself). The affinity is set
+for every local rank; the shim reads ``LOCAL_RANK``, pins itself, sets ``OMP_NUM_THREADS`` (and
+``ACCELPORT_BOUND_CORES``, its core list, for the script's logs) and ``exec``s the real script (same pid, so torchrun monitors the script itself). The affinity is set
 before the script starts, hence before torch creates its thread pools.
 
 This module imports torch only inside :func:`main`; the worker shim never imports it.
@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _restore_rendezvous_defaults(parser: argparse.ArgumentParser, args: argparse.Namespace) -> bool:
+def _restore_rendezvous_defaults(args: argparse.Namespace) -> bool:
     """Put back torchrun's defaults of the rendezvous options; True when the user gave any of them."""
     given = False
     from torch.distributed.run import get_args_parser
@@ -250,7 +250,7 @@ def plan(argv: Sequence[str]) -> argparse.Namespace:
 
     parser = build_parser()
     args = parser.parse_args(list(argv))
-    rendezvous_given = _restore_rendezvous_defaults(parser, args)
+    rendezvous_given = _restore_rendezvous_defaults(args)
     if args.nnodes in ("1", "1:1") and not rendezvous_given:
         args.standalone = True
 
