@@ -7,7 +7,7 @@ from bisect import bisect_right
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import AbstractSet, Any, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 import libcst as cst
 from libcst._position import CodePosition
@@ -22,6 +22,8 @@ INDEX = "index"
 BACKEND = "backend"
 
 ACCEL_FUNC = "get_accelerator"
+# Set in ``ctx.notes`` by a rule whose analysis needs every statement walked (see transform._context).
+FULL_WALK = "full-walk"
 
 
 @dataclass
@@ -31,6 +33,8 @@ class Site:
     node: cst.CSTNode
     message: str
     replacement: Optional[cst.CSTNode] = None
+    # Index of the top-level statement holding ``node``: positions are worked out per statement.
+    top: int = -1
 
 
 class Context:
@@ -42,11 +46,17 @@ class Context:
         self.roles: Dict[int, str] = {}
         self.claimed: Set[int] = set()
         self.not_refs: Set[int] = set()
+        # Top-level statements no rule can match (no trigger in their text): never walked.
+        self.skip: AbstractSet[int] = frozenset()
+        self.top_index: Dict[int, int] = {id(stmt): index for index, stmt in enumerate(module.body)}
+        self.current_top = -1
+        self.statements: Optional[Any] = None  # codemod.statements.Statements, when ast could pair them
         self.chain_inner: Set[int] = set()
         self.store_targets: Set[int] = set()
         self.fixes: List[Site] = []
         self.findings: List[Site] = []
         self._qnames: Dict[int, Optional[str]] = {}
+        self._statement_positions: Dict[int, object] = {}
         self._positions: Optional[Mapping[cst.CSTNode, CodeRange]] = None
         self.uses_accelerator = False
         # Filled by the current-device analysis: id(assignment value) -> decision.
@@ -76,6 +86,13 @@ class Context:
     def is_chain_top(self, node: cst.CSTNode) -> bool:
         """False for ``torch.cuda`` inside ``torch.cuda.synchronize``: only whole chains are matched."""
         return id(node) not in self.chain_inner
+
+    def skip_unless(self, triggers: Tuple[str, ...]) -> AbstractSet[int]:
+        """``self.skip`` plus the top-level statements that hold none of ``triggers`` (or their aliases)."""
+        if self.statements is None:
+            return self.skip
+        body = self.module.body
+        return set(self.skip) | {id(body[i]) for i in self.statements.without(triggers)}
 
     def is_ref(self, node: cst.Name) -> bool:
         return id(node) not in self.not_refs
@@ -113,14 +130,26 @@ class Context:
             self._positions = _Positions(self.module)
         return self._positions
 
+    def range_of(self, node: cst.CSTNode, top: int = -1) -> CodeRange:
+        """The node's range; generating only its top-level statement's code when that can be placed."""
+        if top < 0:
+            top = self.current_top
+        if self._positions is None and top >= 0 and self.statements is not None:
+            spans = self._statement_positions.get(top)
+            if spans is None:
+                spans = self._statement_positions[top] = _statement_positions(self.module, self.statements, top)
+            if spans is not False and node in spans:
+                return spans[node]
+        return self.positions()[node]
+
     def position(self, node: cst.CSTNode) -> Tuple[int, int]:
-        where = self.positions()[node].start
+        where = self.range_of(node).start
         return where.line, where.column + 1
 
     def suppressed(self, node: cst.CSTNode, rule: str) -> bool:
         if not self.suppressions:
             return False
-        where = self.positions().get(node)
+        where = self.range_of(node)
         if where is None:
             return False
         return self.suppressions.covers(where.start.line, where.end.line, rule)
@@ -129,7 +158,7 @@ class Context:
         name = getattr(rule, "NAME")
         if self.suppressed(node, name):
             return
-        self.findings.append(Site(name, getattr(rule, "CODE"), node, message))
+        self.findings.append(Site(name, getattr(rule, "CODE"), node, message, top=self.current_top))
 
 
 _NEWLINE = re.compile(r"\r\n?|\n")
@@ -184,11 +213,14 @@ class _Positions(Mapping):
         self._offsets = list(accumulate(map(len, state.tokens), initial=0))
         self._line_ends = [m.end() for m in _NEWLINE.finditer("".join(state.tokens))]
         self._cache: Dict[cst.CSTNode, CodeRange] = {}
+        self.tokens = state.tokens
+        # Lines above this code in the file (a single statement generated on its own).
+        self.shift = 0
 
     def _position(self, index: int) -> CodePosition:
         offset = self._offsets[index]
         line = bisect_right(self._line_ends, offset)
-        return CodePosition(line + 1, offset - (self._line_ends[line - 1] if line else 0))
+        return CodePosition(line + 1 + self.shift, offset - (self._line_ends[line - 1] if line else 0))
 
     def __getitem__(self, node: cst.CSTNode) -> CodeRange:
         found = self._cache.get(node)
@@ -202,3 +234,21 @@ class _Positions(Mapping):
 
     def __len__(self) -> int:
         return len(self._spans)
+
+
+def _statement_positions(module: cst.Module, statements, top: int):
+    """``_Positions`` of one top-level statement, shifted to where it stands in the file; False when its
+    generated code does not match the file's text at the place ``statements`` gives for it."""
+    start = statements.start_offset(top, module.body[top])
+    if start is None:
+        return False
+    stmt_module = module.with_changes(body=[module.body[top]], header=[], footer=[], has_trailing_newline=True)
+    positions = _Positions(stmt_module)
+    code = "".join(positions.tokens)
+    if statements.source[start : start + len(code)] != code:
+        return False
+    line_shift = statements.source.count("\n", 0, start) if "\r" not in statements.source else None
+    if line_shift is None:
+        return False
+    positions.shift = line_shift
+    return positions

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Set, Union
+from typing import List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
@@ -10,6 +10,7 @@ from accelport.codemod import fastwalk
 from accelport.codemod.context import ACCEL_FUNC
 from accelport.codemod.names import dotted
 from accelport.codemod.settings import RUNTIME_MODULES
+from accelport.codemod.statements import Statements
 
 ImportStmt = Union[cst.Import, cst.ImportFrom]
 
@@ -238,11 +239,39 @@ def _adopt(stmt: cst.CSTNode, orphaned: List[cst.EmptyLine]) -> cst.CSTNode:
     return stmt.with_changes(leading_lines=[*orphaned, *stmt.leading_lines])
 
 
+def _partial_uses(original: cst.Module, new: cst.Module, stmts: Statements) -> Tuple[_Uses, _Uses]:
+    """``uses`` of both modules, walking only the statements the rules changed.
+
+    The rest are the same objects in both trees; Python's ``ast`` reads their names far faster.
+    """
+    before, after = _Uses(), _Uses()
+    unchanged = []
+    for index, (old_stmt, new_stmt) in enumerate(zip(original.body, new.body)):
+        if old_stmt is not new_stmt:
+            fastwalk.visit(old_stmt, before)
+            fastwalk.visit(new_stmt, after)
+        else:
+            unchanged.append(index)
+    names, torch_cuda = stmts.names(unchanged)
+    accel = stmts.imports_name(unchanged, RUNTIME_MODULES.values(), ACCEL_FUNC)
+    for found in (before, after):
+        found.names |= names
+        found.torch_cuda = found.torch_cuda or torch_cuda
+        found.imports_accel = found.imports_accel or accel
+    return before, after
+
+
 def finalize(
-    original: cst.Module, new: cst.Module, runtime_module: str, first_fixed_top: Optional[int]
+    original: cst.Module,
+    new: cst.Module,
+    runtime_module: str,
+    first_fixed_top: Optional[int],
+    stmts: Optional[Statements] = None,
 ) -> cst.Module:
-    before = uses(original)
-    after = uses(new)
+    if stmts is not None and len(original.body) == len(new.body):
+        before, after = _partial_uses(original, new, stmts)
+    else:
+        before, after = uses(original), uses(new)
     if after.names == before.names and ACCEL_FUNC not in after.names:
         return new
     inserted: Optional[cst.SimpleStatementLine] = None

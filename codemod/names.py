@@ -10,7 +10,7 @@ parameter, loop target and so on in a function resolves to nothing (it shadows t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Union
+from typing import AbstractSet, Dict, List, Optional, Set, Union
 
 import libcst as cst
 
@@ -61,10 +61,20 @@ def _target_names(target: cst.CSTNode, out: Set[str]) -> None:
 class ScopeBuilder(cst.CSTVisitor):
     """One walk that builds the scope tree; ``scopes`` maps id(scope node) to its Scope."""
 
-    def __init__(self, module: cst.Module) -> None:
+    def __init__(self, module: cst.Module, skip: AbstractSet[int] = frozenset()) -> None:
+        self.skip = skip
         self.root = Scope(module, None, is_module=True)
         self.scopes: Dict[int, Scope] = {id(module): self.root}
         self.stack: List[Scope] = [self.root]
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        if id(node) in self.skip:
+            return False
+        return super().on_visit(node)
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        if id(original_node) not in self.skip:
+            super().on_leave(original_node)
 
     # -- scope entry and exit -------------------------------------------------------------
     def _push(self, node: cst.CSTNode, is_class: bool = False) -> Scope:
@@ -178,8 +188,9 @@ class ScopeBuilder(cst.CSTVisitor):
         self.stack[-1].globals_.update(item.name.value for item in node.names)
 
 
-def build_scopes(module: cst.Module) -> ScopeBuilder:
-    builder = ScopeBuilder(module)
+def build_scopes(module: cst.Module, skip: AbstractSet[int] = frozenset()) -> ScopeBuilder:
+    """Scopes of ``module``; statements whose id is in ``skip`` are not walked (see codemod/statements.py)."""
+    builder = ScopeBuilder(module, skip)
     fastwalk.visit(module, builder)
     return builder
 

@@ -201,47 +201,77 @@ def _mark_assignment(ctx: Context, targets: Sequence[cst.BaseExpression], value:
         ctx.set_role(value, BACKEND)
 
 
+def _mark_assign(ctx: Context, node: cst.Assign) -> None:
+    _mark_assignment(ctx, [t.target for t in node.targets], node.value)
+
+
+def _mark_ann_assign(ctx: Context, node: cst.AnnAssign) -> None:
+    _mark_assignment(ctx, [node.target], node.value)
+
+
+def _mark_param(ctx: Context, node: cst.Param) -> None:
+    if node.default is not None:
+        _mark_assignment(ctx, [node.name], node.default)
+
+
+def _mark_binary(ctx: Context, node: cst.BinaryOperation) -> None:
+    if isinstance(node.operator, cst.Modulo) and isinstance(node.left, (cst.SimpleString, cst.ConcatenatedString)):
+        right = node.right
+        items = [e.value for e in right.elements] if isinstance(right, cst.Tuple) else [right]
+        for item in items:
+            ctx.set_role(item, INDEX)
+    elif not isinstance(node.left, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
+        ctx.set_role(node.left, INDEX)
+        ctx.set_role(node.right, INDEX)
+
+
+def _mark_subscript_element(ctx: Context, node: cst.SubscriptElement) -> None:
+    if isinstance(node.slice, cst.Index):
+        ctx.set_role(node.slice.value, INDEX)
+
+
+def _mark_fstring(ctx: Context, node: cst.FormattedString) -> None:
+    parts = node.parts
+    if (
+        len(parts) == 2
+        and isinstance(parts[0], cst.FormattedStringText)
+        and parts[0].value == "cuda:"
+        and isinstance(parts[1], cst.FormattedStringExpression)
+    ):
+        ctx.set_role(parts[1].expression, INDEX)
+
+
+def _mark_if_exp(ctx: Context, node: cst.IfExp) -> None:
+    role = ctx.role(node)
+    if role is not None:
+        ctx.set_role(node.body, role)
+        ctx.set_role(node.orelse, role)
+
+
+def _mark_boolean(ctx: Context, node: cst.BooleanOperation) -> None:
+    role = ctx.role(node)
+    if role is not None:
+        ctx.set_role(node.left, role)
+        ctx.set_role(node.right, role)
+
+
+# Exact node type -> how it marks its children (a dict: isinstance on LibCST's ABCs is slow per node).
+_MARKERS = {
+    cst.Call: _mark_call,
+    cst.Comparison: _mark_comparison,
+    cst.Assign: _mark_assign,
+    cst.AnnAssign: _mark_ann_assign,
+    cst.Param: _mark_param,
+    cst.BinaryOperation: _mark_binary,
+    cst.SubscriptElement: _mark_subscript_element,
+    cst.FormattedString: _mark_fstring,
+    cst.IfExp: _mark_if_exp,
+    cst.BooleanOperation: _mark_boolean,
+}
+
+
 def mark(ctx: Context, node: cst.CSTNode) -> None:
     """Mark the children of ``node`` with the role their position gives them."""
-    if isinstance(node, cst.Call):
-        _mark_call(ctx, node)
-    elif isinstance(node, cst.Comparison):
-        _mark_comparison(ctx, node)
-    elif isinstance(node, cst.Assign):
-        _mark_assignment(ctx, [t.target for t in node.targets], node.value)
-    elif isinstance(node, cst.AnnAssign):
-        _mark_assignment(ctx, [node.target], node.value)
-    elif isinstance(node, cst.Param):
-        if node.default is not None:
-            _mark_assignment(ctx, [node.name], node.default)
-    elif isinstance(node, cst.BinaryOperation):
-        if isinstance(node.operator, cst.Modulo) and isinstance(node.left, (cst.SimpleString, cst.ConcatenatedString)):
-            right = node.right
-            items = [e.value for e in right.elements] if isinstance(right, cst.Tuple) else [right]
-            for item in items:
-                ctx.set_role(item, INDEX)
-        elif not isinstance(node.left, (cst.SimpleString, cst.FormattedString, cst.ConcatenatedString)):
-            ctx.set_role(node.left, INDEX)
-            ctx.set_role(node.right, INDEX)
-    elif isinstance(node, cst.SubscriptElement):
-        if isinstance(node.slice, cst.Index):
-            ctx.set_role(node.slice.value, INDEX)
-    elif isinstance(node, cst.FormattedString):
-        parts = node.parts
-        if (
-            len(parts) == 2
-            and isinstance(parts[0], cst.FormattedStringText)
-            and parts[0].value == "cuda:"
-            and isinstance(parts[1], cst.FormattedStringExpression)
-        ):
-            ctx.set_role(parts[1].expression, INDEX)
-    elif isinstance(node, cst.IfExp):
-        role = ctx.role(node)
-        if role is not None:
-            ctx.set_role(node.body, role)
-            ctx.set_role(node.orelse, role)
-    elif isinstance(node, cst.BooleanOperation):
-        role = ctx.role(node)
-        if role is not None:
-            ctx.set_role(node.left, role)
-            ctx.set_role(node.right, role)
+    marker = _MARKERS.get(type(node))
+    if marker is not None:
+        marker(ctx, node)

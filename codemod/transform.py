@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Sequence
+from typing import List, Sequence, Set
 
 import libcst as cst
 
 from accelport.codemod import fastwalk, imports, suppress, torch_target
-from accelport.codemod.context import Context, Site
+from accelport.codemod.context import FULL_WALK, Context, Site
 from accelport.codemod.names import build_scopes
+from accelport.codemod.statements import scope_skippable, statements
 from accelport.codemod.results import Finding, FileResult
 from accelport.codemod.settings import Settings
 from accelport.codemod.transformer import RuleTransformer
@@ -28,7 +29,7 @@ def _snippet(ctx: Context, node: cst.CSTNode) -> str:
 
 
 def _finding(ctx: Context, path: str, site: Site, fixable: bool) -> Finding:
-    where = ctx.positions()[site.node]
+    where = ctx.range_of(site.node, site.top)
     fix = ctx.code(site.replacement) if site.replacement is not None else None
     snippet = _snippet(ctx, site.node)
     message = site.message if fix is None else f"`{_short(snippet)}` -> `{_short(fix)}`"
@@ -73,6 +74,21 @@ def transform_source(text: str, path: str, settings: Settings, want_fixes: bool 
     return result
 
 
+def _context(module: cst.Module, markers, stmts, skip: Set[int], rules: Sequence[Rule]) -> Context:
+    body = module.body
+    scope_skip = {id(body[i]) for i in skip if stmts is not None and scope_skippable(stmts, i)}
+    ctx = Context(module, build_scopes(module, scope_skip), markers)
+    ctx.skip = {id(body[i]) for i in skip}
+    ctx.statements = stmts
+    for rule in rules:
+        prepare = getattr(rule, "prepare", None)
+        if prepare is not None:
+            prepare(ctx)
+            if ctx.notes.get(FULL_WALK):
+                break
+    return ctx
+
+
 def _transform_module(
     module: cst.Module,
     text: str,
@@ -83,19 +99,22 @@ def _transform_module(
     result: FileResult,
 ) -> FileResult:
     markers = suppress.parse(text)
-    ctx = Context(module, build_scopes(module), markers)
-    for rule in rules:
-        prepare = getattr(rule, "prepare", None)
-        if prepare is not None:
-            prepare(ctx)
+    stmts = statements(text, module)
+    skip: Set[int] = set()
+    if stmts is not None:
+        skip = stmts.without(trigger for rule in rules for trigger in rule.TRIGGERS)
+    ctx = _context(module, markers, stmts, skip, rules)
+    if ctx.notes.get(FULL_WALK):
+        ctx = _context(module, markers, None, set(), rules)
     transformer = RuleTransformer(ctx, rules)
     new_module = fastwalk.transform(module, transformer)
     first_fixed_top = transformer.first_fixed_top
     if ctx.fixes and settings.target == "torch":
         new_module, first_fixed_top = torch_target.port(new_module, ctx, first_fixed_top)
     if ctx.fixes:
-        new_module = imports.finalize(module, new_module, settings.runtime_module, first_fixed_top)
-    result.new_text = new_module.code
+        new_module = imports.finalize(module, new_module, settings.runtime_module, first_fixed_top, stmts)
+    rendered = stmts.render(module, new_module) if stmts is not None else None
+    result.new_text = new_module.code if rendered is None else rendered
     for site in ctx.fixes:
         result.counts[site.rule] = result.counts.get(site.rule, 0) + 1
     result.findings = sorted(_finding(ctx, path, site, False) for site in ctx.findings)

@@ -33,16 +33,11 @@ class RuleTransformer(cst.CSTTransformer):
         self.visits = _hooks(rules, "visit_")
         self.leaves = _hooks(rules, "leave_")
         # The import must land above the first statement that uses it.
-        self.top_level = {id(stmt): index for index, stmt in enumerate(ctx.module.body)}
-        self.current_top = 0
         self.first_fixed_top: "int | None" = None
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if not walk.enter(self.ctx, node):
             return False
-        top = self.top_level.get(id(node))
-        if top is not None:
-            self.current_top = top
         for _rule, hook in self.visits.get(type(node), ()):
             hook(self.ctx, node)
         return True
@@ -57,10 +52,10 @@ class RuleTransformer(cst.CSTTransformer):
                     continue
                 if ctx.suppressed(original_node, rule.NAME):
                     continue
-                ctx.fixes.append(Site(rule.NAME, rule.CODE, original_node, rule.summary(), replacement))
+                ctx.fixes.append(Site(rule.NAME, rule.CODE, original_node, rule.summary(), replacement, ctx.current_top))
                 result = replacement
                 if self.first_fixed_top is None:
-                    self.first_fixed_top = self.current_top
+                    self.first_fixed_top = ctx.current_top
                 break
         walk.leave(ctx, original_node)
         return result

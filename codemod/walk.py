@@ -21,6 +21,54 @@ LAYOUT = (
 _IS_LAYOUT: dict = {}
 
 
+def _attribute(ctx: Context, node: cst.Attribute) -> None:
+    ctx.not_refs.add(id(node.attr))
+    if type(node.value) in _CHAIN:
+        ctx.chain_inner.add(id(node.value))
+
+
+def _arg(ctx: Context, node: cst.Arg) -> None:
+    if node.keyword is not None:
+        ctx.not_refs.add(id(node.keyword))
+
+
+def _named(ctx: Context, node) -> None:
+    ctx.not_refs.add(id(node.name))
+
+
+def _declared(ctx: Context, node) -> None:
+    ctx.not_refs.update(id(item.name) for item in node.names)
+
+
+def _target(ctx: Context, node) -> None:
+    _store(ctx, node.target)
+
+
+def _with_item(ctx: Context, node: cst.WithItem) -> None:
+    if node.asname is not None:
+        _store(ctx, node.asname.name)
+
+
+_CHAIN = (cst.Name, cst.Attribute)
+# Exact node type -> bookkeeping. A dict lookup: isinstance against LibCST's ABCs is slow per node.
+_BOOKKEEPING = {
+    cst.Attribute: _attribute,
+    cst.Arg: _arg,
+    cst.FunctionDef: _named,
+    cst.ClassDef: _named,
+    cst.Param: _named,
+    cst.Global: _declared,
+    cst.Nonlocal: _declared,
+    cst.AssignTarget: _target,
+    cst.AnnAssign: _target,
+    cst.AugAssign: _target,
+    cst.For: _target,
+    cst.CompFor: _target,
+    cst.Del: _target,
+    cst.WithItem: _with_item,
+}
+
+
 def enter(ctx: Context, node: cst.CSTNode) -> bool:
     """Call on the way down; False means: do not walk into this node."""
     kind = type(node)
@@ -29,30 +77,18 @@ def enter(ctx: Context, node: cst.CSTNode) -> bool:
         layout = _IS_LAYOUT[kind] = issubclass(kind, LAYOUT)
     if layout:
         return True
-    if isinstance(node, OPAQUE):
+    key = id(node)
+    if kind in OPAQUE or key in ctx.skip:
         return False
-    scope = ctx.scopes.scopes.get(id(node))
+    top = ctx.top_index.get(key)
+    if top is not None:
+        ctx.current_top = top
+    scope = ctx.scopes.scopes.get(key)
     if scope is not None and scope is not ctx.scope:
         ctx.scope_stack.append(scope)
-    if isinstance(node, cst.Attribute):
-        ctx.not_refs.add(id(node.attr))
-        if isinstance(node.value, (cst.Name, cst.Attribute)):
-            ctx.chain_inner.add(id(node.value))
-    elif isinstance(node, cst.Arg):
-        if node.keyword is not None:
-            ctx.not_refs.add(id(node.keyword))
-    elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-        ctx.not_refs.add(id(node.name))
-    elif isinstance(node, cst.Param):
-        ctx.not_refs.add(id(node.name))
-    elif isinstance(node, (cst.Global, cst.Nonlocal)):
-        ctx.not_refs.update(id(item.name) for item in node.names)
-    elif isinstance(node, cst.AssignTarget):
-        _store(ctx, node.target)
-    elif isinstance(node, (cst.AnnAssign, cst.AugAssign, cst.For, cst.CompFor, cst.Del)):
-        _store(ctx, node.target)
-    elif isinstance(node, cst.WithItem) and node.asname is not None:
-        _store(ctx, node.asname.name)
+    bookkeeping = _BOOKKEEPING.get(kind)
+    if bookkeeping is not None:
+        bookkeeping(ctx, node)
     roles.mark(ctx, node)
     return True
 

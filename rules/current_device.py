@@ -8,7 +8,7 @@ from typing import DefaultDict, Dict, List, Optional, Set, Tuple
 import libcst as cst
 
 from accelport.codemod import fastwalk, walk
-from accelport.codemod.context import DEVICE, INDEX, Context
+from accelport.codemod.context import FULL_WALK, DEVICE, INDEX, Context
 from accelport.codemod.names import Scope
 from accelport.rules.base import Rule, keep_parens
 
@@ -181,7 +181,17 @@ class CurrentDevice(Rule):
 
     def prepare(self, ctx: Context) -> None:
         scan = _Uses(ctx)
-        fastwalk.visit(ctx.module, scan)
+        # Only statements that spell current_device can bind it; a name's reads are in the same statement,
+        # except for module-level names (below).
+        everything, ctx.skip = ctx.skip, ctx.skip_unless(self.TRIGGERS)
+        try:
+            fastwalk.visit(ctx.module, scan)
+        finally:
+            narrowed, ctx.skip = ctx.skip, everything
+        if narrowed and any(scope_id == id(ctx.scopes.root) for scope_id, _ in scan.bindings):
+            # A module-level name can be read in statements that were skipped: walk them all.
+            ctx.notes[FULL_WALK] = True
+            return
         decisions: Dict[int, str] = {}
         for call in scan.attribute_stores:
             ctx.report(self, call, "stored on an attribute or in a container, whose uses cannot be followed: ported as "

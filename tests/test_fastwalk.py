@@ -74,3 +74,17 @@ def test_transform_keeps_unchanged_subtrees() -> None:
     assert new.code == "import torch\nx = 1\ntorch.cuda2.synchronize()\n"
     assert new.body[0] is module.body[0] and new.body[1] is module.body[1]
     assert new.body[2] is not module.body[2]
+
+
+def test_render_from_source_equals_codegen() -> None:
+    """Statements copied from the source text give exactly what generating the whole module gives."""
+    from accelport.codemod.statements import statements
+
+    for path, module in _modules():
+        text = module.code
+        stmts = statements(text, module)
+        if stmts is None:
+            continue
+        rebuilt = module.with_changes(body=[stmt.deep_clone() for stmt in module.body])
+        assert stmts.render(module, module) in (None, text), path
+        assert stmts.render(module, rebuilt) in (None, text), path
