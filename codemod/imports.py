@@ -67,7 +67,7 @@ def uses(module: cst.Module) -> _Uses:
     return found
 
 
-def _is_import_line(stmt: cst.CSTNode) -> bool:
+def is_import_line(stmt: cst.CSTNode) -> bool:
     return isinstance(stmt, cst.SimpleStatementLine) and all(
         isinstance(small, (cst.Import, cst.ImportFrom)) for small in stmt.body
     )
@@ -86,7 +86,7 @@ def _insert_at(body: Sequence[cst.CSTNode], limit: int) -> int:
     """Index after the last top-level import above ``limit``, else after docstring and ``__future__``."""
     last_import: Optional[int] = None
     for index, stmt in enumerate(body[:limit]):
-        if _is_import_line(stmt):
+        if is_import_line(stmt):
             last_import = index
     if last_import is not None:
         return last_import + 1
@@ -168,7 +168,7 @@ def _prune_cuda_imports(
         isinstance(small, cst.Import)
         and any(dotted(a.name) == "torch" and a.asname is None for a in small.names)
         for stmt in module.body
-        if _is_import_line(stmt)
+        if is_import_line(stmt)
         for small in stmt.body
     )
     new_body: List[cst.CSTNode] = []
@@ -189,7 +189,7 @@ def _prune_cuda_imports(
             if removed.trailing_whitespace.comment is not None:
                 orphaned.append(cst.EmptyLine(comment=removed.trailing_whitespace.comment))
             removed = None
-        if not _is_import_line(stmt):
+        if not is_import_line(stmt):
             new_body.append(_adopt(stmt, orphaned))
             orphaned = []
             continue

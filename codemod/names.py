@@ -69,6 +69,8 @@ class ScopeBuilder(cst.CSTVisitor):
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         if id(node) in self.skip:
+            if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+                self.stack[-1].bound.add(node.name.value)
             return False
         return super().on_visit(node)
 

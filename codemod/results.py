@@ -43,6 +43,9 @@ class FileResult:
     fixes: List[Finding] = field(default_factory=list)
     error: Optional[str] = None
     unused_suppressions: List[Tuple[int, str]] = field(default_factory=list)
+    # Old-text line ranges (1-based, inclusive) the rewrite may touch: the statements holding a rewritten
+    # site and the top-level imports. None when they could not be worked out (then only parsing is checked).
+    allowed_lines: Optional[List[Tuple[int, int]]] = None
 
     @property
     def changed(self) -> bool:

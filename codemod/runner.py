@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import difflib
+import re
 import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from accelport.codemod.cache import Cache, content_hash
-from accelport.codemod.diff import unified_diff
+from accelport.codemod.diff import lines, unified_diff
 from accelport.codemod.discovery import Source
 from accelport.codemod.progress import progress
 from accelport.codemod.results import Finding
@@ -53,14 +55,43 @@ def _inside(path: Path, root: Path) -> bool:
         return False
 
 
-def verify(old: str, new: str) -> Optional[str]:
-    """Why ``new`` must not be written, or None: it has to parse."""
+def verify(old: str, new: str, allowed: Optional[List[Tuple[int, int]]] = None) -> Optional[str]:
+    """Why ``new`` must not be written, or None: it has to parse, and (where ``allowed`` is known) no line
+    outside the statements holding a rewritten site and the top-level imports may differ."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ast.parse(new)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         return f"internal error: the rewritten text does not parse ({exc}); file left unchanged"
+    if allowed is not None:
+        line = _outside_change(old, new, allowed)
+        if line is not None:
+            return f"internal error: the rewrite changed line {line}, outside every rewritten statement; file left unchanged"
+    return None
+
+
+_ADDED_IMPORT = re.compile(r"(from (accelport\.accelerator_runtime|deepspeed\.accelerator) import get_accelerator|import torch)\s*$")
+
+
+def _outside_change(old: str, new: str, allowed: List[Tuple[int, int]]) -> Optional[int]:
+    """The first old line (1-based) changed outside ``allowed``, else None."""
+    old_lines, new_lines = lines(old), lines(new)
+    ok = set()
+    for start, end in allowed:
+        ok.update(range(start, end + 1))
+    inside = lambda first, last: all(line in ok for line in range(first, last + 1))  # noqa: E731
+    near = lambda at: at in ok or at + 1 in ok  # noqa: E731
+    matcher = difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            continue
+        if tag == "insert":
+            # Lines added between statements: the imports the rewrite needs, or next to an allowed statement.
+            if not near(i1) and not all(_ADDED_IMPORT.match(line) for line in new_lines[j1:j2]):
+                return i1 + 1
+        elif not inside(i1 + 1, i2):
+            return i1 + 1
     return None
 
 
@@ -87,7 +118,7 @@ def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     outcome.unused_suppressions = result.unused_suppressions
     if result.error is not None or not result.changed:
         return outcome
-    problem = verify(result.old_text, result.new_text)
+    problem = verify(result.old_text, result.new_text, result.allowed_lines)
     if problem is not None:
         outcome.error = problem
         return outcome

@@ -192,9 +192,8 @@ def statements(text: str, module: cst.Module) -> Optional[Statements]:
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
 
 
-_BINDS_NOTHING_AT_MODULE_LEVEL = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Expr, ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Return, ast.Pass, ast.Delete, ast.Assert, ast.Raise)
-
-
 def scope_skippable(stmts: Statements, index: int) -> bool:
-    """A skipped statement may still be walked for scopes: imports inside ``try``/``if`` bind module names."""
-    return all(isinstance(stmt, _BINDS_NOTHING_AT_MODULE_LEVEL) for stmt in stmts.groups[index])
+    """Whether scope building may skip a statement the rules skip: only a def or class, whose body binds
+    nothing outside it (its own name is recorded without walking it). Other statements bind module
+    names (``torch = None``, imports inside ``try``) that resolution must see."""
+    return all(isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) for stmt in stmts.groups[index])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Sequence, Set
+from typing import List, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -74,6 +74,16 @@ def transform_source(text: str, path: str, settings: Settings, want_fixes: bool 
     return result
 
 
+def _allowed_lines(module: cst.Module, stmts, tops: Set[int]) -> List[Tuple[int, int]]:
+    """Lines of the statements that hold a rewritten site, and of the top-level imports (with comments)."""
+    allowed = []
+    for index, stmt in enumerate(module.body):
+        if index in tops or imports.is_import_line(stmt):
+            start, end = stmts.ranges[index]
+            allowed.append((start - len(getattr(stmt, "leading_lines", ())), end))
+    return allowed
+
+
 def _context(module: cst.Module, markers, stmts, skip: Set[int], rules: Sequence[Rule]) -> Context:
     body = module.body
     scope_skip = {id(body[i]) for i in skip if stmts is not None and scope_skippable(stmts, i)}
@@ -113,6 +123,8 @@ def _transform_module(
         new_module, first_fixed_top = torch_target.port(new_module, ctx, first_fixed_top)
     if ctx.fixes:
         new_module = imports.finalize(module, new_module, settings.runtime_module, first_fixed_top, stmts)
+    if stmts is not None:
+        result.allowed_lines = _allowed_lines(module, stmts, {site.top for site in ctx.fixes})
     rendered = stmts.render(module, new_module) if stmts is not None else None
     result.new_text = new_module.code if rendered is None else rendered
     for site in ctx.fixes:

@@ -88,3 +88,27 @@ def test_render_from_source_equals_codegen() -> None:
         rebuilt = module.with_changes(body=[stmt.deep_clone() for stmt in module.body])
         assert stmts.render(module, module) in (None, text), path
         assert stmts.render(module, rebuilt) in (None, text), path
+
+
+def test_rewrites_stay_inside_the_statements_they_port() -> None:
+    """Every fixture's output differs from its input only where the verifier allows it to."""
+    from accelport.codemod.runner import verify
+    from accelport.codemod.settings import Settings
+    from accelport.codemod.transform import transform_source
+
+    for path in [p for p in FIXTURES if p.name.endswith(".in.py")]:
+        text = path.read_text(encoding="utf-8")
+        result = transform_source(text, str(path), Settings())
+        if result.changed:
+            assert result.allowed_lines is not None or "\r" in text, path
+            assert verify(text, result.new_text, result.allowed_lines) is None, path
+
+
+def test_verifier_refuses_a_change_outside_the_ported_statements() -> None:
+    from accelport.codemod.runner import verify
+
+    old = "import torch\n\n\ndef f():\n    return 1\n\n\ndef g():\n    torch.cuda.synchronize()\n"
+    new = old.replace("return 1", "return 2").replace("torch.cuda.synchronize()", "get_accelerator().synchronize()")
+    problem = verify(old, new, [(1, 1), (8, 9)])
+    assert problem is not None and "line 5" in problem
+    assert verify(old, old.replace("torch.cuda.synchronize()", "x()"), [(1, 1), (8, 9)]) is None
