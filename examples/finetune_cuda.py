@@ -130,6 +130,7 @@ def main(argv=None):
     if rank == 0:
         print(f"losses {' '.join(f'{loss:.4f}' for loss in losses)} probe on {probe.device} stats {len(stats)} keys")
     if world_size > 1:
+        dist.barrier()  # let every rank finish before the group goes away
         dist.destroy_process_group()
 
 

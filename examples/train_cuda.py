@@ -98,6 +98,7 @@ def main(argv=None):
         state = torch.load(args.checkpoint, map_location=f"cuda:{torch.cuda.current_device()}")
         print(f"saved {len(state)} tensors to {args.checkpoint}")
     if world_size > 1:
+        dist.barrier()  # let every rank finish before the group goes away
         dist.destroy_process_group()
 
 

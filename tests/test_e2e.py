@@ -40,6 +40,22 @@ def _run(args, cwd: Path, timeout: int = 120, threads: str = "1") -> subprocess.
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+# PyTorch 2.13 (CPU, gloo): a process that ran backward passes over a gloo group sometimes aborts in
+# interpreter finalization, after destroy_process_group() and after the script's last line, with
+# "terminate called without an active exception" (reference cycles holding gloo work are collected
+# while the interpreter is being torn down; a gc.collect() before exit avoids it). Reproduced with a
+# ten-line DDP script and no accelport code, about one run in five on two busy cores. A distributed
+# run that finished its training and died of exactly that is run once more; the second run must pass.
+EXIT_ABORT = "terminate called without an active exception"
+
+
+def _run_distributed(args, cwd: Path, threads: str = "1") -> subprocess.CompletedProcess:
+    result = _run(args, cwd, threads=threads)
+    if result.returncode != 0 and EXIT_ABORT in result.stderr and "Traceback" not in result.stderr.split(EXIT_ABORT)[0]:
+        result = _run(args, cwd, threads=threads)
+    return result
+
+
 def _losses(stdout: str) -> list:
     return [float(value) for value in re.findall(r"^epoch \d+ loss ([0-9.]+)", stdout, re.M)]
 
@@ -134,7 +150,7 @@ def test_runtime_picks_gloo_on_cpu():
 
 
 def test_ported_finetune_under_torchrun_two_ranks(ported, tmp_path):
-    result = _run(
+    result = _run_distributed(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
          str(ported / "finetune_cuda.py"), "--epochs", "2", "--resume-epochs", "1"],
         cwd=tmp_path,
@@ -148,7 +164,7 @@ def test_ported_train_under_accelport_launch_with_core_binding(ported, tmp_path)
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
         pytest.skip("needs two usable cores to bind two ranks")
-    result = _run(
+    result = _run_distributed(
         [sys.executable, "-m", "accelport", "launch", "--nproc-per-node", "2", "--bind-cores-to-rank",
          "--bind-core-list", f"{cores[0]},{cores[1]}", str(ported / "train_cuda.py"), "--epochs", "2"],
         cwd=tmp_path,
