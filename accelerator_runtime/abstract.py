@@ -97,11 +97,11 @@ class Accelerator(abc.ABC):
         """The module with this backend's RNG functions (``torch.random`` on CPU, ``torch.cuda.random``)."""
 
     @abc.abstractmethod
-    def set_rng_state(self, new_state: "torch.Tensor", device_index: Optional[int] = None) -> None:
+    def set_rng_state(self, new_state: torch.Tensor, device_index: Optional[int] = None) -> None:
         """Restore the generator state (CPU: ``torch.set_rng_state``)."""
 
     @abc.abstractmethod
-    def get_rng_state(self, device_index: Optional[int] = None) -> "torch.Tensor":
+    def get_rng_state(self, device_index: Optional[int] = None) -> torch.Tensor:
         """The generator state as a ByteTensor (CPU: ``torch.get_rng_state()``)."""
 
     @abc.abstractmethod
@@ -125,7 +125,7 @@ class Accelerator(abc.ABC):
         """Seed every generator with a random number."""
 
     @abc.abstractmethod
-    def default_generator(self, device_index: int) -> "torch.Generator":
+    def default_generator(self, device_index: int) -> torch.Generator:
         """The default generator of a device (CPU: ``torch.default_generator``)."""
 
     # -- streams and events ---------------------------------------------------------------
@@ -215,7 +215,7 @@ class Accelerator(abc.ABC):
         """Whether float16 math is supported."""
 
     @abc.abstractmethod
-    def supported_dtypes(self) -> List["torch.dtype"]:
+    def supported_dtypes(self) -> List[torch.dtype]:
         """Floating-point dtypes worth training in on this backend."""
 
     @property
@@ -286,15 +286,15 @@ class Accelerator(abc.ABC):
 
     # -- tensors --------------------------------------------------------------------------
     @abc.abstractmethod
-    def pin_memory(self, tensor: "torch.Tensor", align_bytes: int = 1) -> "torch.Tensor":
+    def pin_memory(self, tensor: torch.Tensor, align_bytes: int = 1) -> torch.Tensor:
         """Page-locked copy for fast transfers; CPU without an accelerator: the tensor itself."""
 
     @abc.abstractmethod
-    def is_pinned(self, tensor: "torch.Tensor") -> bool:
+    def is_pinned(self, tensor: torch.Tensor) -> bool:
         """Whether the tensor is in page-locked memory (False where pinning does not exist)."""
 
     @abc.abstractmethod
-    def on_accelerator(self, tensor: "torch.Tensor") -> bool:
+    def on_accelerator(self, tensor: torch.Tensor) -> bool:
         """Whether the tensor lives on this backend's device (CPU backend: a CPU tensor is)."""
 
     # -- op builders ----------------------------------------------------------------------
