@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 
 from accelport.codemod import baseline as baseline_mod
+from accelport.codemod import config as config_mod
 from accelport.codemod import report
 from accelport.codemod.cli import (
     CONFIG, EXCLUDE, EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_USAGE, EXTEND_EXCLUDE, FORCE_EXCLUDE, IGNORE, JOBS,
@@ -51,22 +52,22 @@ def check(
         typer.echo("accelport: --update-baseline needs --baseline FILE", err=True)
         raise typer.Exit(EXIT_USAGE)
     settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
-    sources, missing = _sources(paths, pattern, force)
+    sources, missing = _sources(paths, pattern, force, table.get(config_mod.ROOT))
     outcomes = run(sources, settings, Mode.CHECK, _jobs(jobs, table), cache=not no_cache)
     sites = report.all_sites(outcomes)
     if report_unused:
         sites = sorted(sites + _unused(outcomes))
     if baseline is not None:
-        if update_baseline:
-            baseline_mod.write(baseline, sites)
-            typer.echo(f"baseline {baseline}: {len(sites)} finding{'s' if len(sites) != 1 else ''} recorded", err=True)
-            sites = []
-        else:
-            try:
-                sites = baseline_mod.new_findings(sites, baseline_mod.load(baseline))
-            except baseline_mod.BaselineError as exc:
-                typer.echo(f"accelport: {exc}", err=True)
-                raise typer.Exit(EXIT_USAGE)
+        try:
+            if update_baseline:
+                recorded = baseline_mod.update(baseline, sites, [o.display for o in outcomes if o.error is None])
+                typer.echo(f"baseline {baseline}: {recorded} finding{'s' if recorded != 1 else ''} recorded", err=True)
+                sites = []
+            else:
+                sites = baseline_mod.new_findings(sites, baseline_mod.load(baseline), baseline)
+        except (baseline_mod.BaselineError, OSError) as exc:
+            typer.echo(f"accelport: {exc}", err=True)
+            raise typer.Exit(EXIT_USAGE)
     _emit(sites, output_format, statistics)
     for line in report.errors(outcomes) + missing:
         typer.echo(line, err=True)
@@ -79,7 +80,10 @@ def _unused(outcomes) -> list:
     from accelport.codemod.results import Finding
 
     return [
-        Finding(o.display, line, 1, "unused-suppression", f"suppression of {rule!r} silences nothing", "AP000")
+        Finding(
+            o.display, line, 1, "unused-suppression", f"suppression of {rule!r} silences nothing", "AP000",
+            snippet=f"ignore[{rule}]",
+        )  # fmt: skip
         for o in outcomes
         for line, rule in o.unused_suppressions
     ]

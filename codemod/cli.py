@@ -99,8 +99,9 @@ def _jobs(jobs: Optional[int], table: Dict[str, Any]) -> int:
     return value if value and value > 0 else (os.cpu_count() or 1)
 
 
-def _sources(paths: List[str], pattern, force: bool) -> tuple:
-    sources, missing = discover(paths, pattern, force)
+def _sources(paths: List[str], pattern, force: bool, root: Optional[Path] = None) -> tuple:
+    """Files to read; exclude patterns are matched relative to ``root`` (the project root), else the cwd."""
+    sources, missing = discover(paths, pattern, force, base=root or Path.cwd())
     return sources, [f"error: {path}: {reason}" for path, reason in missing]
 
 
@@ -137,7 +138,7 @@ def rewrite(
     """Rewrite CUDA-specific code in place (or show the diff), and list what needs a human."""
     paths = paths or []
     settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
-    sources, missing = _sources(paths, pattern, force)
+    sources, missing = _sources(paths, pattern, force, table.get(config_mod.ROOT))
     mode = Mode.DIFF if diff or check else Mode.WRITE
     outcomes = run(sources, settings, mode, _jobs(jobs, table), cache=not no_cache)
     if diff:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import glob as globlib
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 from accelport.codemod.settings import TARGETS
+from accelport.rules import registry
 from accelport.rules.user_mapping import parse_mappings
+
+# Added to a loaded table: the folder of the pyproject.toml it came from (exclude patterns and
+# per-file-ignores globs are relative to it). Not a key a user can set: unknown keys are refused first.
+ROOT = "(project root)"
 
 # key -> (type, description for errors)
 SCHEMA = {
@@ -38,7 +45,10 @@ def find_pyproject(start: Path) -> Optional[Path]:
 
 
 def load(path: Optional[Path]) -> Dict[str, Any]:
-    """The validated ``[tool.accelport]`` table of ``path`` ({} when absent)."""
+    """The validated ``[tool.accelport]`` table of ``path`` ({} when absent), plus ``ROOT``.
+
+    ``per-file-ignores`` globs come back anchored at the project root (a glob without ``/`` matches
+    file names anywhere); rule names are checked here so that an error names the key."""
     if path is None:
         return {}
     try:
@@ -57,10 +67,22 @@ def load(path: Optional[Path]) -> Dict[str, Any]:
             raise ConfigError(f"{path}: [tool.accelport] {key} must be {described}")
         if kind is list and not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{path}: [tool.accelport] {key} must be {described}")
+        if key in ("select", "ignore"):
+            _rules(path, key, value)
+        if key in ("exclude", "extend-exclude"):
+            for pattern in value:
+                try:
+                    re.compile(pattern)
+                except re.error as exc:
+                    raise ConfigError(f"{path}: [tool.accelport] {key}: invalid regular expression {pattern!r}: {exc}") from None
         if key == "per-file-ignores":
+            anchored = {}
             for glob, rules in value.items():
                 if not isinstance(rules, list) or not all(isinstance(r, str) for r in rules):
                     raise ConfigError(f"{path}: [tool.accelport] per-file-ignores.{glob!r} must be a list of rule names")
+                _rules(path, f"per-file-ignores.{glob!r}", rules)
+                anchored[anchor(glob, path.parent)] = rules
+            table[key] = anchored
         if key == "runtime" and value not in ("accelport", "deepspeed"):
             raise ConfigError(f"{path}: [tool.accelport] runtime must be {described}")
         if key == "target" and value not in TARGETS:
@@ -71,4 +93,21 @@ def load(path: Optional[Path]) -> Dict[str, Any]:
                 table[key] = parse_mappings(value)
             except ValueError as exc:
                 raise ConfigError(f"{path}: [tool.accelport] {exc}") from None
+    table[ROOT] = path.parent.resolve()
     return table
+
+
+def _rules(path: Path, key: str, names: list) -> None:
+    try:
+        registry.resolve(names)
+    except registry.UnknownRule as exc:
+        raise ConfigError(f"{path}: [tool.accelport] {key}: {exc}") from None
+
+
+def anchor(glob: str, root: Path) -> str:
+    """A per-file-ignores glob as matched by the runner: absolute below ``root``; a bare file-name glob
+    (no ``/``) is kept as it is and matched against file names."""
+    glob = glob[2:] if glob.startswith("./") else glob
+    if "/" not in glob:
+        return glob
+    return globlib.escape(root.resolve().as_posix()) + "/" + glob.lstrip("/")

@@ -107,11 +107,16 @@ def discover(
     exclude: Optional[Pattern[str]] = None,
     force_exclude: bool = False,
     suffixes: Tuple[str, ...] = SUFFIXES,
+    base: Optional[Path] = None,
 ) -> Tuple[List[Source], List[Tuple[str, str]]]:
-    """Files to process, sorted, without duplicates; and (path, reason) for paths that do not exist."""
+    """Files to process, sorted, without duplicates; and (path, reason) for paths that do not exist.
+
+    Exclude patterns see ``/path/relative/to/base`` (the project root) for paths inside ``base``;
+    otherwise the path relative to the folder given (or, for a file named, as displayed)."""
     found: dict = {}
     missing: List[Tuple[str, str]] = []
     gitignore = _GitIgnore()
+    base = Path(os.path.realpath(base)) if base is not None else None
     for raw in paths:
         path = Path(raw)
         if not path.exists() and not path.is_symlink():
@@ -120,16 +125,30 @@ def discover(
         absolute = Path(os.path.abspath(path))
         if not path.is_dir():
             display = _display(absolute)
-            if force_exclude and (_matches(exclude, "/" + display) or gitignore.ignored(absolute)):
+            if force_exclude and (_matches(exclude, _key(absolute, base, "/" + display)) or gitignore.ignored(absolute)):
                 continue
             found.setdefault(absolute, Source(absolute, display, absolute.parent))
             continue
-        for file in _walk(absolute, exclude, gitignore, suffixes):
+        for file in _walk(absolute, exclude, gitignore, suffixes, base):
             found.setdefault(file, Source(file, _display(file), absolute))
     return sorted(found.values(), key=lambda s: s.display), missing
 
 
-def _walk(root: Path, exclude: Optional[Pattern[str]], gitignore: _GitIgnore, suffixes: Tuple[str, ...]) -> List[Path]:
+def _key(path: Path, base: Optional[Path], fallback: str, folder: bool = False) -> str:
+    """What exclude patterns are matched against: ``/`` + the path relative to ``base`` when inside it."""
+    if base is not None:
+        for candidate in (path, Path(os.path.realpath(path))):
+            try:
+                rel = candidate.relative_to(base).as_posix()
+            except ValueError:
+                continue
+            return "/" + rel + ("/" if folder else "")
+    return fallback
+
+
+def _walk(
+    root: Path, exclude: Optional[Pattern[str]], gitignore: _GitIgnore, suffixes: Tuple[str, ...], base: Optional[Path] = None
+) -> List[Path]:
     out: List[Path] = []
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
@@ -140,7 +159,7 @@ def _walk(root: Path, exclude: Optional[Pattern[str]], gitignore: _GitIgnore, su
             child = here / name
             if name in SKIPPED_DIRS or name.endswith(".egg-info") or _is_virtualenv(child):
                 continue
-            if _matches(exclude, f"{prefix}{name}/"):
+            if _matches(exclude, _key(child, base, f"{prefix}{name}/", folder=True)):
                 continue
             if gitignore.ignored(child):
                 continue
@@ -149,9 +168,9 @@ def _walk(root: Path, exclude: Optional[Pattern[str]], gitignore: _GitIgnore, su
         for name in sorted(files):
             if not name.endswith(suffixes):
                 continue
-            if _matches(exclude, f"{prefix}{name}"):
-                continue
             file = here / name
+            if _matches(exclude, _key(file, base, f"{prefix}{name}")):
+                continue
             if gitignore.ignored(file):
                 continue
             out.append(file)

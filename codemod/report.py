@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import PurePath
+from urllib.parse import quote
 from typing import Dict, Iterable, List, Sequence
 
 from accelport import __version__
@@ -56,10 +58,12 @@ def as_text(findings: Sequence[Finding]) -> str:
 
 
 def as_json(findings: Sequence[Finding]) -> str:
+    """A JSON array, one object per site, sorted (the keys are documented in docs/checking.md)."""
     rows = [
         {
-            "path": f.path, "line": f.line, "column": f.col, "rule": f.rule, "code": f.code,
-            "message": f.message, "fixable": f.fixable, "fix": f.fix,
+            "path": f.path, "line": f.line, "column": f.col,
+            "end_line": f.end_line or f.line, "end_column": f.end_col or f.col,
+            "rule": f.rule, "code": f.code, "message": f.message, "fixable": f.fixable, "fix": f.fix,
         }
         for f in findings
     ]  # fmt: skip
@@ -77,10 +81,19 @@ def as_github(findings: Sequence[Finding]) -> str:
     out = []
     for f in findings:
         level = "warning" if f.fixable else "error"
-        props = f"file={_escape_github(f.path, True)},line={f.line},col={f.col},title={_escape_github(f.rule, True)}"
+        end = f",endLine={f.end_line},endColumn={f.end_col}" if f.end_line else ""
+        props = f"file={_escape_github(f.path, True)},line={f.line},col={f.col}{end},title={_escape_github(f.rule, True)}"
         fixed = " (fixable: accelport rewrite)" if f.fixable else ""
         out.append(f"::{level} {props}::{_escape_github(f.code + ' ' + f.message + fixed)}\n")
     return "".join(out)
+
+
+def _uri(path: str) -> str:
+    """A relative path as a URI reference (percent-encoded, ``/`` separators); absolute ones as file URIs."""
+    posix = PurePath(path).as_posix()
+    if PurePath(path).is_absolute():
+        return "file://" + quote(posix)
+    return quote(posix)
 
 
 def _region(f: Finding) -> dict:
@@ -97,7 +110,7 @@ def as_sarif(findings: Sequence[Finding], rules: Sequence[type]) -> str:
     for f in findings:
         location = {
             "physicalLocation": {
-                "artifactLocation": {"uri": f.path},
+                "artifactLocation": {"uri": _uri(f.path)},
                 "region": _region(f),
             }
         }
@@ -116,7 +129,7 @@ def as_sarif(findings: Sequence[Finding], rules: Sequence[type]) -> str:
                     "description": {"text": f"replace with {f.fix}"},
                     "artifactChanges": [
                         {
-                            "artifactLocation": {"uri": f.path},
+                            "artifactLocation": {"uri": _uri(f.path)},
                             "replacements": [
                                 {
                                     "deletedRegion": _region(f),
@@ -143,5 +156,6 @@ def as_sarif(findings: Sequence[Finding], rules: Sequence[type]) -> str:
             for rule in rules
         ],
     }
-    document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{"tool": {"driver": driver}, "results": results}]}
+    run = {"tool": {"driver": driver}, "columnKind": "unicodeCodePoints", "results": results}
+    document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(document, indent=2) + "\n"

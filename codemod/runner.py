@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
+import fnmatch
 import re
 import os
 import warnings
@@ -95,8 +97,27 @@ def _outside_change(old: str, new: str, allowed: List[Tuple[int, int]]) -> Optio
     return None
 
 
+def for_file(settings: Settings, path: Path) -> Settings:
+    """``settings`` less the rules ``per-file-ignores`` turns off for ``path`` (globs as ``config.anchor``
+    makes them: absolute, or a bare file-name glob)."""
+    if not settings.per_file_ignores:
+        return settings
+    names = {path.as_posix(), Path(os.path.realpath(path)).as_posix()}
+    ignored = set()
+    for glob, rules in settings.per_file_ignores:
+        if any(fnmatch.fnmatchcase(name if "/" in glob else name.rpartition("/")[2], glob) for name in names):
+            ignored.update(rules)
+    if not ignored:
+        return settings
+    from accelport.rules.registry import DEFAULT_NAMES
+
+    chosen = DEFAULT_NAMES if settings.rules is None else settings.rules
+    return dataclasses.replace(settings, rules=frozenset(chosen - ignored))
+
+
 def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     """Read, transform and (in WRITE mode) write one file. Never raises."""
+    settings = for_file(settings, source.path)
     outcome = Outcome(source.display)
     try:
         st = os.stat(source.path)

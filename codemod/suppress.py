@@ -1,5 +1,8 @@
-"""Suppression comments: ``# accelport: ignore``, ``# accelport: ignore[rule, ...]``, ``#ignore-cuda``
-(DeepSpeed's marker) and the file-level ``# accelport: ignore-file``."""
+"""Suppression comments: ``# accelport: ignore``, ``# accelport: ignore[rule, ...]`` (names or codes),
+``#ignore-cuda`` (DeepSpeed's marker) and the file-level ``# accelport: ignore-file``.
+
+A line marker silences findings on any line the flagged expression spans, so a marker at the end of a
+multi-line call works."""
 
 from __future__ import annotations
 
@@ -47,6 +50,14 @@ class Suppressions:
         return out
 
 
+def _name(rule: str) -> str:
+    """A rule code (``AP101``) as its name (``torch-cuda-call``); names and unknown words as written."""
+    from accelport.rules.registry import BY_CODE
+
+    found = BY_CODE.get(rule.upper())
+    return found.NAME if found is not None else rule
+
+
 def parse(text: str) -> Suppressions:
     """Markers found in real comments only; a marker inside a string literal does not count."""
     found = Suppressions()
@@ -69,7 +80,7 @@ def parse(text: str) -> Suppressions:
         if rules is None:
             found.by_line[tok.start[0]] = ALL
         else:
-            names = frozenset(r.strip() for r in rules.split(",") if r.strip())
+            names = frozenset(_name(r.strip()) for r in rules.split(",") if r.strip())
             previous = found.by_line.get(tok.start[0], frozenset())
             found.by_line[tok.start[0]] = ALL if previous is ALL else previous | names
     return found

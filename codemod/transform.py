@@ -49,6 +49,9 @@ def transform_source(text: str, path: str, settings: Settings, want_fixes: bool 
     result = FileResult(path=path, old_text=text, new_text=text)
     rules = applicable(text, rules_for(settings))
     if not rules:
+        # Nothing can match, so every marker in the file is stale (``--report-unused-suppressions``).
+        markers = suppress.parse(text)
+        result.unused_suppressions = markers.unused() if markers else []
         return result
     try:
         module = cst.parse_module(text)
