@@ -120,3 +120,13 @@ def test_unused_suppression_in_a_file_no_rule_can_match(project):
     result = check("--report-unused-suppressions", "m.py")
     assert result.exit_code == 1
     assert result.stdout == "m.py:2:1: unused-suppression suppression of '*' silences nothing\n"
+
+
+def test_markers_for_rules_that_are_not_running_are_not_reported_unused(project):
+    (project / "m.py").write_text(
+        "import torch\n"
+        "\n"
+        'x = torch.zeros(1).to("cuda")  # accelport: ignore[cuda-device-string, no-such-rule]\n'
+    )
+    result = check("--report-unused-suppressions", "--select", "torch-cuda-call", "m.py")
+    assert result.stdout == "m.py:3:1: unused-suppression suppression of 'no-such-rule' silences nothing\n"
