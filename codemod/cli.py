@@ -18,7 +18,7 @@ import typer
 
 from accelport import __version__
 from accelport.codemod import config as config_mod
-from accelport.codemod import report
+from accelport.codemod import porting_report, report
 from accelport.codemod.discovery import compile_patterns, discover
 from accelport.codemod.runner import Mode, Outcome, run
 from accelport.codemod.settings import RUNTIME_MODULES, TARGETS, Settings
@@ -134,13 +134,18 @@ def rewrite(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and findings."),
     config: Optional[Path] = CONFIG,
     no_cache: bool = NO_CACHE,
+    report_path: Optional[Path] = typer.Option(None, "--report", help="Write a porting report (per rule: ported, with a caveat, unported) to FILE.json or FILE.md."),
 ) -> None:
     """Rewrite CUDA-specific code in place (or show the diff), and list what needs a human."""
     paths = paths or []
     settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
     sources, missing = _sources(paths, pattern, force, table.get(config_mod.ROOT))
     mode = Mode.DIFF if diff or check else Mode.WRITE
+    if report_path is not None:  # codemod/porting_report.py
+        settings = porting_report.collecting(settings, report_path, _fail)
     outcomes = run(sources, settings, mode, _jobs(jobs, table), cache=not no_cache)
+    if report_path is not None:
+        porting_report.write(report_path, outcomes, dry=diff or check)
     if diff:
         sys.stdout.write("".join(o.diff for o in outcomes))
     elif check:
@@ -177,6 +182,19 @@ def launch(ctx: typer.Context) -> None:
     from accelport import launch as launch_mod  # needs torch: imported only when this command runs
 
     raise typer.Exit(launch_mod.main(ctx.args))
+
+
+@app.command("explain")
+def explain_command(name: str = typer.Argument(..., help="An API (torch.cuda.synchronize), a device string (cuda:0) or a rule (current-device, AP103).")) -> None:
+    """Say what accelport does with an API, a device string or a rule, and why (codemod/explain.py)."""
+    from accelport.codemod import explain as explain_mod
+
+    try:
+        lines = explain_mod.explain(name)
+    except explain_mod.UnknownName as exc:
+        _fail(str(exc))
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command("rules")

@@ -13,10 +13,10 @@ from typing import Iterable, List, Optional, Pattern, Sequence, Set, Tuple
 SKIPPED_DIRS = frozenset(
     {
         ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", ".mypy_cache", ".ruff_cache",
-        ".pytest_cache", "__pycache__", "node_modules", "site-packages", "build", "dist", ".eggs",
+        ".pytest_cache", "__pycache__", "node_modules", "site-packages", "build", "dist", ".eggs", ".ipynb_checkpoints",
     }
 )  # fmt: skip
-SUFFIXES = (".py", ".pyi")
+SUFFIXES = (".py", ".pyi", ".ipynb")  # notebooks: codemod/notebook.py
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ class Settings:
     target: str = "accelerator"
     # [tool.accelport.mappings]: qualified name of a project's CUDA wrapper -> method name or "unported".
     mappings: Tuple[Tuple[str, str], ...] = ()
+    # Also return every rewritten site (``FileResult.fixes``) outside ``check``: ``rewrite --report`` needs them.
+    collect_sites: bool = False
 
     @property
     def runtime_module(self) -> str:
