@@ -38,3 +38,17 @@ def test_names_and_codes_are_unique_and_well_formed() -> None:
         assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", rule.NAME), rule.NAME
         assert re.fullmatch(r"AP[19]\d\d", rule.CODE), rule.CODE
         assert rule.DEFAULT == rule.CODE.startswith("AP1"), f"{rule.NAME}: advisory codes are AP9xx and off by default"
+
+
+def test_readme_first_command_ports_the_bundled_example() -> None:
+    """`accelport rewrite --diff examples/` from the repository root shows the port (the README's promise)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "accelport", "rewrite", "--diff", "--no-cache", "examples/"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "+++ b/examples/train_cuda.py" in done.stdout and "get_accelerator()" in done.stdout
+    assert "needs manual attention" in done.stderr
