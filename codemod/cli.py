@@ -147,7 +147,10 @@ def rewrite(
     if report_path is not None:
         porting_report.write(report_path, outcomes, dry=diff or check)
     if diff:
-        sys.stdout.write("".join(o.diff for o in outcomes))
+        # Bytes as they are on disk (any encoding, BOM, CRLF), so that `git apply` reproduces the rewrite.
+        sys.stdout.flush()
+        sys.stdout.buffer.write(b"".join(o.diff for o in outcomes))
+        sys.stdout.buffer.flush()
     elif check:
         for outcome in outcomes:
             if outcome.changed:

@@ -7,7 +7,7 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Pattern, Sequence, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Pattern, Sequence, Set, Tuple
 
 # Folder names that never hold code a user wants ported.
 SKIPPED_DIRS = frozenset(
@@ -38,16 +38,21 @@ def compile_patterns(patterns: Iterable[str]) -> Optional[Pattern[str]]:
         raise ValueError(f"invalid exclude pattern: {exc}") from None
 
 
-def _git_ignored(root: Path) -> Tuple[Optional[Path], Set[str]]:
-    """(repository top, ignored paths relative to it) or (None, empty) outside a git checkout."""
+def _git_ignored(folder: Path) -> Tuple[Optional[Path], Set[str]]:
+    """(repository top, ignored paths relative to it) or (None, empty) outside a git checkout.
+
+    The top is ``folder`` plus git's ``--show-cdup``, not git's resolved ``--show-toplevel``: a tree
+    reached through a symlinked folder keeps the paths discovery walks, so they stay comparable.
+    """
     try:
-        top = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+        cdup = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "--show-cdup"],
             capture_output=True, text=True, timeout=30, check=False,
         )  # fmt: skip
-        if top.returncode != 0:
+        if cdup.returncode != 0:
             return None, set()
-        toplevel = Path(top.stdout.strip())
+        up = cdup.stdout.strip()
+        toplevel = Path(os.path.normpath(folder / up)) if up else folder
         listed = subprocess.run(
             ["git", "-C", str(toplevel), "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"],
             capture_output=True, timeout=120, check=False,
@@ -69,27 +74,58 @@ def _is_virtualenv(path: Path) -> bool:
 
 
 def _display(path: Path) -> str:
+    """``path`` relative to the current folder where it lies below it (the names ``--diff`` prints)."""
+    cwd = Path.cwd()
     try:
-        return path.relative_to(Path.cwd()).as_posix()
+        return path.relative_to(cwd).as_posix()
+    except ValueError:
+        pass
+    # The same folder reached another way (a symlinked cwd or prefix, such as macOS's /tmp).
+    try:
+        return (Path(os.path.realpath(path.parent)) / path.name).relative_to(os.path.realpath(cwd)).as_posix()
     except ValueError:
         return path.as_posix()
 
 
-class _GitIgnore:
-    def __init__(self) -> None:
-        self.cache: dict = {}
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(root))
+        return True
+    except ValueError:
+        return False
 
-    def ignored(self, path: Path) -> bool:
-        for parent in (path, *path.parents):
-            if parent in self.cache:
-                top, entries = self.cache[parent]
+
+class _GitIgnore:
+    """What git ignores, asked once per repository.
+
+    Every folder looked at is cached with the repository holding it: the nearest folder upward with
+    a ``.git`` entry. A nested checkout or submodule is its own repository with its own ignore rules,
+    and a folder holding several checkouts honours each one's (one cache entry per walked root hid
+    every repository below a folder that is not itself in git).
+    """
+
+    def __init__(self) -> None:
+        self.cache: Dict[Path, Tuple[Optional[Path], Set[str]]] = {}
+
+    def _repository(self, folder: Path) -> Tuple[Optional[Path], Set[str]]:
+        visited = []
+        for candidate in (folder, *folder.parents):
+            if candidate in self.cache:
+                answer = self.cache[candidate]
+                break
+            visited.append(candidate)
+            if os.path.lexists(candidate / ".git"):
+                answer = _git_ignored(candidate)
                 break
         else:
-            top, entries = _git_ignored(path if path.is_dir() else path.parent)
-            self.cache[path if path.is_dir() else path.parent] = (top, entries)
-            if top is not None:
-                self.cache[top] = (top, entries)
-        if top is None:
+            answer = _git_ignored(folder)  # no .git upward (GIT_DIR, or no checkout): git decides, once
+        for candidate in visited:
+            self.cache[candidate] = answer
+        return answer
+
+    def ignored(self, path: Path) -> bool:
+        top, entries = self._repository(path if path.is_dir() and not path.is_symlink() else path.parent)
+        if top is None or not entries:
             return False
         try:
             rel = path.relative_to(top).as_posix()
@@ -111,9 +147,12 @@ def discover(
 ) -> Tuple[List[Source], List[Tuple[str, str]]]:
     """Files to process, sorted, without duplicates; and (path, reason) for paths that do not exist.
 
+    A file reached twice (named twice, or also through a symlink inside the tree) is processed once,
+    so two workers never write the same file.
+
     Exclude patterns see ``/path/relative/to/base`` (the project root) for paths inside ``base``;
     otherwise the path relative to the folder given (or, for a file named, as displayed)."""
-    found: dict = {}
+    found: Dict[str, Source] = {}
     missing: List[Tuple[str, str]] = []
     gitignore = _GitIgnore()
     base = Path(os.path.realpath(base)) if base is not None else None
@@ -127,11 +166,19 @@ def discover(
             display = _display(absolute)
             if force_exclude and (_matches(exclude, _key(absolute, base, "/" + display)) or gitignore.ignored(absolute)):
                 continue
-            found.setdefault(absolute, Source(absolute, display, absolute.parent))
+            _add(found, Source(absolute, display, absolute.parent))
             continue
         for file in _walk(absolute, exclude, gitignore, suffixes, base):
-            found.setdefault(file, Source(file, _display(file), absolute))
+            _add(found, Source(file, _display(file), absolute))
     return sorted(found.values(), key=lambda s: s.display), missing
+
+
+def _add(found: Dict[str, Source], source: Source) -> None:
+    """One Source per real file: the one not reached through a symlink, else the first by name."""
+    key = os.path.realpath(source.path)
+    other = found.get(key)
+    if other is None or (other.path.is_symlink(), other.display) > (source.path.is_symlink(), source.display):
+        found[key] = source
 
 
 def _key(path: Path, base: Optional[Path], fallback: str, folder: bool = False) -> str:
@@ -169,6 +216,8 @@ def _walk(
             if not name.endswith(suffixes):
                 continue
             file = here / name
+            if file.is_symlink() and not _inside(file, root):
+                continue  # another tree's file: never read, never written through
             if _matches(exclude, _key(file, base, f"{prefix}{name}")):
                 continue
             if gitignore.ignored(file):

@@ -6,8 +6,11 @@ import ast
 import dataclasses
 import difflib
 import fnmatch
-import re
+import io
 import os
+import re
+import threading
+import tokenize
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -23,8 +26,15 @@ from accelport.codemod.results import Finding
 from accelport.codemod.settings import Settings
 from accelport.codemod.source import SourceError, decode
 from accelport.codemod.notebook import transform_notebook
-from accelport.codemod.transform import transform_source
+from accelport.codemod.transform import applicable, transform_source
 from accelport.codemod.write import WriteError, digest, write_atomic
+from accelport.rules.registry import rules_for
+
+# LibCST's parser and visitors recurse once per nesting level; deep (legal) expressions overflow the
+# 8 MiB main-thread stack and kill the process. Each file is processed on a thread with this stack.
+STACK_SIZE = 512 * 1024 * 1024
+# CPython's tokenizer refuses more nested brackets than this; LibCST's native parser crashes on far more.
+MAX_BRACKET_DEPTH = 200
 
 
 class Mode(str, Enum):
@@ -40,7 +50,7 @@ class Outcome:
     display: str
     changed: bool = False
     written: bool = False
-    diff: str = ""
+    diff: bytes = b""
     counts: Dict[str, int] = field(default_factory=dict)
     findings: List[Finding] = field(default_factory=list)
     fixes: List[Finding] = field(default_factory=list)
@@ -116,8 +126,72 @@ def for_file(settings: Settings, path: Path) -> Settings:
     return dataclasses.replace(settings, rules=frozenset(chosen - ignored))
 
 
+def _bracket_depth(text: str) -> int:
+    depth = deepest = 0
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.OP:
+            if token.string in "([{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif token.string in ")]}":
+                depth -= 1
+    return deepest
+
+
+def too_deep(text: str) -> Optional[str]:
+    """Why LibCST must not be given ``text`` (nesting that would crash its native parser), or None.
+
+    CPython's parser guards its own stack, so it is asked first; only nesting errors are final here
+    (other syntax errors are LibCST's to report, and newer syntax may still parse there).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(text)
+    except SyntaxError as exc:
+        if "nested" in str(exc.msg):
+            return f"cannot parse: {exc.msg} (line {exc.lineno})"
+        try:
+            if _bracket_depth(text) > MAX_BRACKET_DEPTH:
+                return "cannot parse: too many nested parentheses"
+        except (SyntaxError, tokenize.TokenError, RecursionError, MemoryError):
+            pass
+    except (RecursionError, MemoryError):
+        return "cannot parse: expression nested too deeply"
+    except ValueError:
+        pass
+    return None
+
+
 def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
-    """Read, transform and (in WRITE mode) write one file. Never raises."""
+    """Read, transform and (in WRITE mode) write one file. Never raises, never kills the process.
+
+    The work runs on a thread with a large stack: LibCST recurses once per nesting level, and a
+    deep (legal) expression would overflow the main thread's stack and crash the interpreter.
+    """
+    box: List[Outcome] = []
+
+    def target() -> None:
+        try:
+            box.append(_process(source, settings, mode))
+        except BaseException as exc:  # noqa: BLE001 - the contract: one outcome per file, never raise
+            box.append(Outcome(source.display, error=f"internal error: {type(exc).__name__}: {exc}"))
+
+    previous = threading.stack_size()
+    try:
+        threading.stack_size(STACK_SIZE)
+        worker = threading.Thread(target=target, name="accelport-file")
+        worker.start()
+    except (ValueError, RuntimeError, MemoryError):
+        target()  # no big stack to be had: the nesting guard still keeps LibCST from the worst inputs
+    else:
+        worker.join()
+    finally:
+        threading.stack_size(previous)
+    return box[0]
+
+
+def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     settings = for_file(settings, source.path)
     outcome = Outcome(source.display)
     try:
@@ -133,6 +207,10 @@ def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
         outcome.error = str(exc)
         return outcome
     notebook = source.path.suffix == ".ipynb"  # ported cell by cell: codemod/notebook.py
+    if not notebook and applicable(decoded.text, rules_for(settings)):
+        outcome.error = too_deep(decoded.text)
+        if outcome.error is not None:
+            return outcome
     transform = transform_notebook if notebook else transform_source
     result = transform(decoded.text, source.display, settings, want_fixes=mode is Mode.CHECK or settings.collect_sites)
     outcome.error = result.error
@@ -146,16 +224,21 @@ def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     if problem is not None:
         outcome.error = problem
         return outcome
+    try:
+        new_data = decoded.encode(result.new_text)
+    except UnicodeEncodeError as exc:
+        outcome.error = f"the rewrite cannot be encoded as {decoded.encoding} ({exc.reason}); file left unchanged"
+        return outcome
     outcome.changed = True
     if mode is Mode.DIFF:
-        outcome.diff = unified_diff(result.old_text, result.new_text, source.display)
+        outcome.diff = unified_diff(data, new_data, source.display)
     elif mode is Mode.WRITE:
         if source.path.is_symlink() and not _inside(source.path, source.root):
             outcome.error = "symlink points outside the tree given; not written through"
             return outcome
         try:
-            write_atomic(source.path, decoded.encode(result.new_text), digest(data))
-        except (WriteError, UnicodeEncodeError) as exc:
+            write_atomic(source.path, new_data, digest(data))
+        except WriteError as exc:
             outcome.error = str(exc)
             return outcome
         outcome.written = True

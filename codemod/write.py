@@ -30,8 +30,15 @@ def write_atomic(path: Path, data: bytes, expected_digest: str) -> None:
         raise WriteError(f"cannot re-read before writing: {exc.strerror or exc}") from None
     if digest(current) != expected_digest:
         raise WriteError("file changed while it was being processed; left as it is")
-    mode = stat.S_IMODE(target.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".accelport", dir=target.parent)
+    # The temporary file is renamed over the original, which needs only the folder to be writable:
+    # a file the user made read-only must be refused here, as opening it for writing would be.
+    if not os.access(target, os.W_OK):
+        raise WriteError("cannot write: permission denied; left as it is")
+    try:
+        mode = stat.S_IMODE(target.stat().st_mode)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".accelport", dir=target.parent)
+    except OSError as exc:
+        raise WriteError(f"cannot write: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
