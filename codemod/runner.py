@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from accelport.codemod.cache import Cache, content_hash
+from accelport.codemod.statements import parse_ast
 from accelport.codemod.diff import lines, unified_diff
 from accelport.codemod.discovery import Source
 from accelport.codemod.progress import progress
@@ -145,9 +146,7 @@ def too_deep(text: str) -> Optional[str]:
     (other syntax errors are LibCST's to report, and newer syntax may still parse there).
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ast.parse(text)
+        parse_ast(text)
     except SyntaxError as exc:
         if "nested" in str(exc.msg):
             return f"cannot parse: {exc.msg} (line {exc.lineno})"

@@ -9,6 +9,7 @@ statements (a grammar ``ast`` of this Python rejects, say), nothing is skipped.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -163,11 +164,18 @@ def _module_level(stmt: ast.stmt) -> Iterable[ast.AST]:
         todo.extend(ast.iter_child_nodes(node))
 
 
+@functools.lru_cache(maxsize=2)
+def parse_ast(text: str) -> ast.Module:
+    """``ast.parse`` without warnings, remembered for the file in hand: the runner's nesting guard and
+    the statement map both need it, and parsing twice would cost a tenth of LibCST's parse again."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text)
+
+
 def statements(text: str, module: cst.Module) -> Optional[Statements]:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            tree = ast.parse(text)
+        tree = parse_ast(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     ranges: List[Tuple[int, int]] = []
