@@ -8,11 +8,11 @@ from typing import Any, Callable, ContextManager, Dict, List, Optional
 
 import torch
 
-from accelport.accelerator_runtime import builders
 from accelport.accelerator_runtime.abstract import Accelerator, DeviceIndex
+from accelport.accelerator_runtime.common import CommonMethods
 from accelport.accelerator_runtime.cpu_parts import (
     DEFAULT_STREAM,
-    CpuAmp,
+    CPU_AMP,
     CpuEvent,
     CpuStream,
     MemoryTracker,
@@ -21,7 +21,6 @@ from accelport.accelerator_runtime.cpu_parts import (
     nothing,
 )
 
-COMPILE_BACKENDS = ("inductor", "eager", "aot_eager")
 
 
 @functools.lru_cache(maxsize=1)
@@ -29,7 +28,7 @@ def _has_oneccl() -> bool:
     return importlib.util.find_spec("oneccl_bindings_for_pytorch") is not None
 
 
-class CpuAccelerator(Accelerator):
+class CpuAccelerator(CommonMethods, Accelerator):
     """The host as the device. Every tensor is "on the accelerator"; work is synchronous."""
 
     def __init__(self) -> None:
@@ -209,7 +208,7 @@ class CpuAccelerator(Accelerator):
 
     # misc
     def amp(self) -> Any:
-        return CpuAmp
+        return CPU_AMP
 
     def range_push(self, msg: str) -> None:
         self._ranges.push(msg)
@@ -246,20 +245,9 @@ class CpuAccelerator(Accelerator):
     def on_accelerator(self, tensor: torch.Tensor) -> bool:
         return tensor.device.type == "cpu"
 
-    # op builders
-    def op_builder_dir(self) -> str:
-        return builders.OP_BUILDER_PACKAGE
 
-    def create_op_builder(self, class_name: str) -> Any:
-        return builders.create(self._name, class_name)
 
-    def get_op_builder(self, class_name: str) -> Any:
-        return builders.find(self._name, class_name)
 
-    def build_extension(self) -> Any:
-        from torch.utils.cpp_extension import BuildExtension
-
-        return BuildExtension
 
     # launching
     def export_envs(self) -> List[str]:
@@ -271,10 +259,4 @@ class CpuAccelerator(Accelerator):
     def set_visible_devices_envs(self, current_env: Dict[str, str], local_accelerator_ids: List[int]) -> None:
         return None
 
-    def get_compile_backend(self) -> str:
-        return self._compile_backend or "inductor"
 
-    def set_compile_backend(self, backend: str) -> None:
-        if backend not in COMPILE_BACKENDS:
-            raise ValueError(f"{backend!r} is not a torch.compile backend for CPU; known: {', '.join(COMPILE_BACKENDS)}")
-        self._compile_backend = backend

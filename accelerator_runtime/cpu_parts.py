@@ -11,6 +11,8 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
+from accelport.accelerator_runtime.common import Amp
+
 
 class CpuEvent:
     """``torch.cuda.Event`` on the host clock: PyTorch's own CPU event raises on ``record()``.
@@ -83,31 +85,8 @@ class CpuStream:
 DEFAULT_STREAM = CpuStream()
 
 
-class CpuAmp:
-    """``torch.cuda.amp``'s call shapes on the CPU: ``autocast(enabled=True, dtype=...)``, ``GradScaler(...)``."""
-
-    @staticmethod
-    def autocast(enabled: bool = True, dtype: "torch.dtype" = torch.bfloat16, cache_enabled: bool = True) -> Any:
-        return torch.amp.autocast("cpu", enabled=enabled, dtype=dtype, cache_enabled=cache_enabled)
-
-    @staticmethod
-    def GradScaler(
-        init_scale: float = 2.0**16,
-        growth_factor: float = 2.0,
-        backoff_factor: float = 0.5,
-        growth_interval: int = 2000,
-        enabled: bool = True,
-    ) -> Any:
-        return torch.amp.GradScaler(
-            "cpu",
-            init_scale=init_scale,
-            growth_factor=growth_factor,
-            backoff_factor=backoff_factor,
-            growth_interval=growth_interval,
-            enabled=enabled,
-        )
-
-    # ``torch.cuda.amp.custom_fwd`` and friends have no CPU meaning; autocast/GradScaler are the port.
+# bf16 is the CPU's fast low-precision type (fp16 autocast on CPU exists but is slow on most parts).
+CPU_AMP = Amp("cpu", torch.bfloat16)
 
 
 class Ranges:

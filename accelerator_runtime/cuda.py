@@ -10,44 +10,24 @@ from typing import Any, Callable, ContextManager, Dict, List, Optional
 
 import torch
 
-from accelport.accelerator_runtime import builders
 from accelport.accelerator_runtime.abstract import Accelerator, DeviceIndex
-
-COMPILE_BACKENDS = ("inductor", "eager", "aot_eager", "cudagraphs")
-
-
-class _CudaAmp:
-    """``torch.cuda.amp``'s call shapes through ``torch.amp`` (which does not warn as deprecated)."""
-
-    @staticmethod
-    def autocast(enabled: bool = True, dtype: "torch.dtype" = torch.float16, cache_enabled: bool = True) -> Any:
-        return torch.amp.autocast("cuda", enabled=enabled, dtype=dtype, cache_enabled=cache_enabled)
-
-    @staticmethod
-    def GradScaler(
-        init_scale: float = 2.0**16,
-        growth_factor: float = 2.0,
-        backoff_factor: float = 0.5,
-        growth_interval: int = 2000,
-        enabled: bool = True,
-    ) -> Any:
-        return torch.amp.GradScaler(
-            "cuda",
-            init_scale=init_scale,
-            growth_factor=growth_factor,
-            backoff_factor=backoff_factor,
-            growth_interval=growth_interval,
-            enabled=enabled,
-        )
+from accelport.accelerator_runtime.common import CommonMethods
+from accelport.accelerator_runtime.common import Amp
 
 
-class CudaAccelerator(Accelerator):
+
+_CUDA_AMP = Amp("cuda", torch.float16)
+
+
+class CudaAccelerator(CommonMethods, Accelerator):
     """NVIDIA (and ROCm, which PyTorch exposes as ``torch.cuda``) GPUs."""
 
     def __init__(self) -> None:
         self._name = "cuda"
         self._communication_backend_name = "nccl"
         self._compile_backend = "inductor"
+
+    COMPILE_BACKENDS = ("inductor", "eager", "aot_eager", "cudagraphs")
 
     # identity
     def is_synchronized_device(self) -> bool:
@@ -226,7 +206,7 @@ class CudaAccelerator(Accelerator):
 
     # misc
     def amp(self) -> Any:
-        return _CudaAmp
+        return _CUDA_AMP
 
     def range_push(self, msg: str) -> None:
         torch.cuda.nvtx.range_push(msg)
@@ -257,20 +237,9 @@ class CudaAccelerator(Accelerator):
     def on_accelerator(self, tensor: torch.Tensor) -> bool:
         return tensor.device.type == "cuda"
 
-    # op builders
-    def op_builder_dir(self) -> str:
-        return builders.OP_BUILDER_PACKAGE
 
-    def create_op_builder(self, class_name: str) -> Any:
-        return builders.create(self._name, class_name)
 
-    def get_op_builder(self, class_name: str) -> Any:
-        return builders.find(self._name, class_name)
 
-    def build_extension(self) -> Any:
-        from torch.utils.cpp_extension import BuildExtension
-
-        return BuildExtension
 
     # launching
     def export_envs(self) -> List[str]:
@@ -283,10 +252,4 @@ class CudaAccelerator(Accelerator):
         for name in self.visible_devices_envs():
             current_env[name] = ",".join(str(i) for i in local_accelerator_ids)
 
-    def get_compile_backend(self) -> str:
-        return self._compile_backend or "inductor"
 
-    def set_compile_backend(self, backend: str) -> None:
-        if backend not in COMPILE_BACKENDS:
-            raise ValueError(f"{backend!r} is not a torch.compile backend for CUDA; known: {', '.join(COMPILE_BACKENDS)}")
-        self._compile_backend = backend
