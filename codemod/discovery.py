@@ -123,7 +123,10 @@ class _GitIgnore:
             self.cache[candidate] = answer
         return answer
 
-    def ignored(self, path: Path) -> bool:
+    def ignored(self, path: Path, below: Optional[Path] = None) -> bool:
+        """Whether git ignores ``path``. With ``below`` (a folder the user named), only ignore rules
+        for what lies under it count: naming an ignored folder (a virtualenv's site-packages, say)
+        means to process it."""
         top, entries = self._repository(path if path.is_dir() and not path.is_symlink() else path.parent)
         if top is None or not entries:
             return False
@@ -131,7 +134,14 @@ class _GitIgnore:
             rel = path.relative_to(top).as_posix()
         except ValueError:
             return False
-        while rel and rel != ".":
+        floor = ""
+        if below is not None:
+            try:
+                floor = below.relative_to(top).as_posix()
+            except ValueError:
+                floor = ""
+            floor = "" if floor == "." else floor
+        while rel and rel != "." and rel != floor:
             if rel in entries:
                 return True
             rel = rel.rpartition("/")[0]
@@ -208,7 +218,7 @@ def _walk(
                 continue
             if _matches(exclude, _key(child, base, f"{prefix}{name}/", folder=True)):
                 continue
-            if gitignore.ignored(child):
+            if gitignore.ignored(child, below=root):
                 continue
             keep.append(name)
         dirs[:] = keep
@@ -220,7 +230,7 @@ def _walk(
                 continue  # another tree's file: never read, never written through
             if _matches(exclude, _key(file, base, f"{prefix}{name}")):
                 continue
-            if gitignore.ignored(file):
+            if gitignore.ignored(file, below=root):
                 continue
             out.append(file)
     return out

@@ -134,3 +134,20 @@ def test_nonexistent_path_exits_123_from_the_cli(cwd: Path) -> None:
     )
     assert proc.returncode == 123
     assert "error: nope.py: no such file or folder" in proc.stderr.splitlines()
+
+
+def test_a_folder_named_explicitly_is_walked_even_when_git_ignores_it(tmp_path: Path) -> None:
+    """`accelport rewrite .venv/lib/.../torch` must see torch's files although .venv is git-ignored."""
+    import subprocess
+
+    from accelport.codemod.discovery import discover
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("/vendored/\n")
+    pkg = tmp_path / "vendored" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "a.py").write_text("x = 1\n")
+    (pkg / "b.py").write_text("x = 1\n")
+    found, missing = discover([str(pkg)])
+    assert [s.path.name for s in found] == ["a.py", "b.py"] and not missing
+    assert discover([str(tmp_path)])[0] == []
