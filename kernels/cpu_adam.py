@@ -1,4 +1,4 @@
-"""The CPU Adam op builder: ``csrc/cpu_adam.cpp`` with OpenMP and the host's SIMD."""
+"""The CPU Adam op builder: ``csrc/cpu_adam.cpp``, threads from PyTorch's pool, the host's SIMD."""
 
 from __future__ import annotations
 
@@ -18,10 +18,8 @@ class CPUAdamBuilder(OpBuilder):
     def cxx_args(self) -> List[str]:
         # Built on the machine that runs it, so the host's vector units are fair game. sqrt needs
         # -fno-math-errno to vectorise; no -ffast-math, so results match PyTorch's to rounding.
-        args = ["-O3", "-std=c++17", "-fopenmp", "-fno-math-errno"]
+        args = ["-O3", "-std=c++17", "-fopenmp-simd", "-fno-math-errno"]
         if platform.machine() in ("x86_64", "AMD64"):
             args.append("-march=native")
         return args
 
-    def ld_args(self) -> List[str]:
-        return ["-fopenmp"]

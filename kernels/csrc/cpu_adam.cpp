@@ -1,6 +1,8 @@
-// Adam/AdamW for fp32 master weights on the CPU: one pass over p, g, m, v per step, OpenMP across
-// tiles and SIMD within a tile. Optionally writes a bf16 or fp16 copy of the updated weights in the
+// Adam/AdamW for fp32 master weights on the CPU: one pass over p, g, m, v per step, tiles spread over
+// PyTorch's own thread pool (at::parallel_for: OpenMP in PyTorch's builds, so no second OpenMP runtime
+// spins against it) and OpenMP SIMD within a tile. Optionally writes a bf16 or fp16 copy of the updated weights in the
 // same pass (the copy a mixed-precision model computes with).
+#include <ATen/Parallel.h>
 #include <torch/extension.h>
 
 #include <cmath>
@@ -27,8 +29,8 @@ template <typename Copy>
 void adam_tiles(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
                 Copy* __restrict copy, int64_t n, const AdamParams a) {
   const int64_t tiles = (n + kTile - 1) / kTile;
-#pragma omp parallel for schedule(static)
-  for (int64_t t = 0; t < tiles; ++t) {
+  at::parallel_for(0, tiles, 1, [&](int64_t first_tile, int64_t last_tile) {
+  for (int64_t t = first_tile; t < last_tile; ++t) {
     const int64_t begin = t * kTile;
     const int64_t end = begin + kTile < n ? begin + kTile : n;
 #pragma omp simd
@@ -47,6 +49,7 @@ void adam_tiles(float* __restrict p, const float* __restrict g, float* __restric
       for (int64_t i = begin; i < end; ++i) copy[i] = static_cast<at::Half>(p[i]);
     }
   }
+  });
 }
 
 void check(const torch::Tensor& t, const char* what, int64_t n) {
