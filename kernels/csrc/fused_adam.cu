@@ -3,7 +3,7 @@
 // space), so a launch needs no host-to-device copy of metadata.
 #include <ATen/ATen.h>
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/cuda/CUDAGuard.h>
 
 #include <cmath>
@@ -52,7 +52,7 @@ template <typename T>
 void launch_all(const std::vector<at::Tensor>& params, const std::vector<at::Tensor>& grads,
                 const std::vector<at::Tensor>& exp_avgs, const std::vector<at::Tensor>& exp_avg_sqs,
                 const AdamParams& a) {
-  cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  cudaStream_t stream = c10::cuda::getCurrentCUDAStream();
   TensorListMeta meta;
   int tensors = 0;  // table entries in use
   int blocks = 0;   // blocks queued for the next launch
