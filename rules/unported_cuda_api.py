@@ -13,29 +13,29 @@ from accelport.rules.torch_cuda_call import CUDA, TorchCudaCall, port_of
 # What to do instead, for the APIs people reach for most. Keys match the qualified name or a prefix of it.
 ADVICE: Dict[str, str] = {
     "torch.cuda.get_device_name": (
-        "the GPU model name has no portable equivalent; log get_accelerator().name() (the backend, "
-        "e.g. 'cuda' or 'cpu') instead, or call it only under `if get_accelerator().name() == 'cuda':`"
+        "the GPU model name has no portable equivalent; log get_accelerator().device_name() (the backend, "
+        "e.g. 'cuda' or 'cpu') instead, or call it only under `if get_accelerator().device_name() == 'cuda':`"
     ),
     "torch.cuda.get_device_capability": (
         "a CUDA compute capability means nothing on other backends; test the feature itself "
-        "(get_accelerator().is_bf16_supported(), is_fp16_supported()) or guard with get_accelerator().name() == 'cuda'"
+        "(get_accelerator().is_bf16_supported(), is_fp16_supported()) or guard with get_accelerator().device_name() == 'cuda'"
     ),
     "torch.cuda.get_device_properties": (
         "only .total_memory is portable (get_accelerator().total_memory(i)); guard the other properties "
-        "with get_accelerator().name() == 'cuda'"
+        "with get_accelerator().device_name() == 'cuda'"
     ),
     "torch.cuda.mem_get_info": (
         "no exact equivalent; (get_accelerator().available_memory(i), get_accelerator().total_memory(i)) "
         "approximates (free, total)"
     ),
-    "torch.cuda.ipc_collect": "frees CUDA IPC memory only; call it under `if get_accelerator().name() == 'cuda':`",
+    "torch.cuda.ipc_collect": "frees CUDA IPC memory only; call it under `if get_accelerator().device_name() == 'cuda':`",
     "torch.cuda.cudart": (
         "the CUDA runtime library has no counterpart elsewhere; for profiler ranges use "
-        "get_accelerator().range_push(msg) / range_pop(), otherwise guard with get_accelerator().name() == 'cuda'"
+        "get_accelerator().range_push(msg) / range_pop(), otherwise guard with get_accelerator().device_name() == 'cuda'"
     ),
     "torch.cuda.jiterator": (
         "jiterator compiles CUDA kernels at run time; keep an eager PyTorch fallback and use the kernel "
-        "only when get_accelerator().name() == 'cuda'"
+        "only when get_accelerator().device_name() == 'cuda'"
     ),
     "torch.cuda.CUDAGraph": "use get_accelerator().create_graph(), capture_to_graph(graph) and replay_graph(graph)",
     "torch.cuda.graph": "use `with get_accelerator().capture_to_graph(graph):` on a graph from get_accelerator().create_graph()",
@@ -48,18 +48,18 @@ ADVICE: Dict[str, str] = {
     ),
     "torch.cuda.default_generators": "index it: get_accelerator().default_generator(i) gives one device's generator",
     "torch.version.cuda": (
-        "the CUDA toolkit version (None on CPU builds); compare it only under `if get_accelerator().name() == 'cuda':`"
+        "the CUDA toolkit version (None on CPU builds); compare it only under `if get_accelerator().device_name() == 'cuda':`"
     ),
     "torch.backends.cuda.matmul.allow_tf32": (
         "a CUDA-only switch; torch.set_float32_matmul_precision('high') is the backend-independent way "
         "to allow TF32 matmuls"
     ),
-    "torch.backends.cuda": "a CUDA backend flag; set or read it only under `if get_accelerator().name() == 'cuda':`",
+    "torch.backends.cuda": "a CUDA backend flag; set or read it only under `if get_accelerator().device_name() == 'cuda':`",
     "torch.utils.cpp_extension.CUDAExtension": (
         "builds CUDA sources only; use CppExtension for a CPU build, or an op builder "
         "(get_accelerator().create_op_builder(name)) that picks the sources for the active backend"
     ),
-    "torch.utils.cpp_extension.CUDA_HOME": "the CUDA toolkit path; use it only when get_accelerator().name() == 'cuda'",
+    "torch.utils.cpp_extension.CUDA_HOME": "the CUDA toolkit path; use it only when get_accelerator().device_name() == 'cuda'",
     "CUDA_VISIBLE_DEVICES": (
         "only CUDA reads this variable; use the names in get_accelerator().visible_devices_envs() "
         "(or get_accelerator().set_visible_devices_envs(env, ids)) so the active backend's variable is set"
@@ -73,7 +73,7 @@ STORE_ADVICE = (
     "(get_accelerator()) or remove the patch"
 )
 GENERIC = (
-    "no accelerator-agnostic equivalent; call it only under `if get_accelerator().name() == 'cuda':` "
+    "no accelerator-agnostic equivalent; call it only under `if get_accelerator().device_name() == 'cuda':` "
     "or port it by hand"
 )
 
@@ -120,7 +120,7 @@ class UnportedCudaApi(Rule):
 
     ## Use instead
     ```python
-    name = get_accelerator().name() if get_accelerator().name() != "cuda" else torch.cuda.get_device_name(0)
+    name = get_accelerator().device_name() if get_accelerator().device_name() != "cuda" else torch.cuda.get_device_name(0)
     ```
 
     ## Fix safety

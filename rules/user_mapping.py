@@ -112,7 +112,7 @@ class UserMapping(Rule):
                 self,
                 original,
                 f"`{qname}` is declared CUDA-only in [tool.accelport.mappings]; call it only under "
-                "`if get_accelerator().name() == 'cuda':` or port it by hand",
+                "`if get_accelerator().device_name() == 'cuda':` or port it by hand",
             )
             return None
         return keep_parens(ctx.accel(method), updated)

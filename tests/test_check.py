@@ -32,7 +32,7 @@ def main(model, x):
 
 EXPECTED_TEXT = """\
 sites.py:7:29: nccl-backend [*] `"nccl"` -> `get_accelerator().communication_backend_name()`
-sites.py:8:11: unported-cuda-api `torch.cuda.get_device_capability`: a CUDA compute capability means nothing on other backends; test the feature itself (get_accelerator().is_bf16_supported(), is_fp16_supported()) or guard with get_accelerator().name() == 'cuda'
+sites.py:8:11: unported-cuda-api `torch.cuda.get_device_capability`: a CUDA compute capability means nothing on other backends; test the feature itself (get_accelerator().is_bf16_supported(), is_fp16_supported()) or guard with get_accelerator().device_name() == 'cuda'
 sites.py:9:5: torch-cuda-call [*] `cuda.synchronize` -> `get_accelerator().synchronize`
 sites.py:10:12: tensor-cuda-method [*] `model.cuda()` -> `model.to(get_accelerator().device_name())`
 sites.py:10:26: tensor-cuda-method [*] `x.cuda(7)` -> `x.to(get_accelerator().device_name(7))`

@@ -110,7 +110,7 @@ def test_mapped_call_is_ported_and_unported_reported() -> None:
 def test_mapped_call_with_torch_target() -> None:
     result = transform_source(TRAIN, "train.py", Settings(mappings=MAPPINGS, target="torch"))
     assert "    torch.accelerator.synchronize(rank)\n" in result.new_text
-    assert "get_accelerator" not in result.new_text.replace("get_accelerator().name()", "")
+    assert "get_accelerator" not in result.new_text.replace("get_accelerator().device_name()", "")
 
 
 def test_ignored_rule_does_not_run() -> None:
