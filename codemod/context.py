@@ -58,7 +58,6 @@ class Context:
         self._qnames: Dict[int, Optional[str]] = {}
         self._statement_positions: Dict[int, object] = {}
         self._positions: Optional[Mapping[cst.CSTNode, CodeRange]] = None
-        self.uses_accelerator = False
         # Filled by the current-device analysis: id(assignment value) -> decision.
         self.notes: Dict[str, object] = {}
 
@@ -110,8 +109,7 @@ class Context:
 
     # -- building replacements -----------------------------------------------------------
     def accel(self, *attrs: str) -> cst.BaseExpression:
-        """``get_accelerator()`` or ``get_accelerator().attr...``; marks the import as needed."""
-        self.uses_accelerator = True
+        """``get_accelerator()`` or ``get_accelerator().attr...`` (the import follows from the name in the output)."""
         expr: cst.BaseExpression = cst.Call(func=cst.Name(ACCEL_FUNC))
         for attr in attrs:
             expr = cst.Attribute(value=expr, attr=cst.Name(attr))
@@ -141,10 +139,6 @@ class Context:
             if spans is not False and node in spans:
                 return spans[node]
         return self.positions()[node]
-
-    def position(self, node: cst.CSTNode) -> Tuple[int, int]:
-        where = self.range_of(node).start
-        return where.line, where.column + 1
 
     def suppressed(self, node: cst.CSTNode, rule: str) -> bool:
         if not self.suppressions:
