@@ -174,6 +174,14 @@ def parse_ast(text: str) -> ast.Module:
 
 
 def statements(text: str, module: cst.Module) -> Optional[Statements]:
+    """The layout of ``text``, paired with LibCST's ``module.body``; None where they cannot be paired."""
+    found = layout(text)
+    return found if found is not None and len(found.ranges) == len(module.body) else None
+
+
+def layout(text: str) -> Optional[Statements]:
+    """Top-level statements of ``text`` from ``ast`` alone (LibCST's grouping of ``a; b``); None where
+    this Python's ``ast`` rejects the text."""
     try:
         tree = parse_ast(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -191,8 +199,6 @@ def statements(text: str, module: cst.Module) -> Optional[Statements]:
         else:
             ranges.append((start, end))
             groups.append([stmt])
-    if len(ranges) != len(module.body):
-        return None
     return Statements(_LINE.findall(text), ranges, groups, text)
 
 

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Sequence, Set, Tuple
+from typing import List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
 from accelport.codemod import fastwalk, imports, suppress, torch_target
 from accelport.codemod.context import FULL_WALK, Context, Site
 from accelport.codemod.names import build_scopes
-from accelport.codemod.statements import scope_skippable, statements
+from accelport.codemod.sparse import Sparse, sparse
+from accelport.codemod.statements import layout as statements_layout, scope_skippable, statements
 from accelport.codemod.results import Finding, FileResult
 from accelport.codemod.settings import Settings
 from accelport.codemod.transformer import RuleTransformer
 from accelport.rules.base import Rule
 from accelport.rules.registry import rules_for
+
+
+# Parse only the statements a rule can touch (codemod/sparse.py); the tests compare it with full parses.
+SPARSE = True
 
 
 def applicable(text: str, rules: Sequence[Rule]) -> List[Rule]:
@@ -53,6 +58,13 @@ def transform_source(text: str, path: str, settings: Settings, want_fixes: bool 
         markers = suppress.parse(text)
         result.unused_suppressions = markers.unused() if markers else []
         return result
+    layout = statements_layout(text) if SPARSE else None
+    if layout is not None:
+        reduced = sparse(layout, layout.without(trigger for rule in rules for trigger in rule.TRIGGERS))
+        if reduced is not None:
+            done = _try_sparse(reduced, text, path, settings, rules, want_fixes)
+            if done is not None:
+                return done
     try:
         module = cst.parse_module(text)
     except cst.ParserSyntaxError as exc:
@@ -65,7 +77,7 @@ def transform_source(text: str, path: str, settings: Settings, want_fixes: bool 
         result.error = f"cannot parse: {type(exc).__name__}: {exc}"
         return result
     try:
-        return _transform_module(module, text, path, settings, rules, want_fixes, result)
+        return _transform_module(module, text, path, settings, rules, want_fixes, result)  # type: ignore[return-value]
     except RecursionError:
         result.error = "expression nested too deeply to transform"
     except Exception as exc:  # noqa: BLE001
@@ -75,6 +87,19 @@ def transform_source(text: str, path: str, settings: Settings, want_fixes: bool 
     result.fixes = []
     result.counts = {}
     return result
+
+
+def _try_sparse(
+    reduced: Sparse, text: str, path: str, settings: Settings, rules: Sequence[Rule], want_fixes: bool
+) -> Optional[FileResult]:
+    """The result from parsing only what the rules can touch; None where the full parse must decide
+    (anything LibCST refuses or that fails is then reported from the file's own text)."""
+    try:
+        module = cst.parse_module(reduced.text)
+        result = FileResult(path=path, old_text=text, new_text=text)
+        return _transform_module(module, text, path, settings, rules, want_fixes, result, reduced.marker)
+    except Exception:  # noqa: BLE001 - the full parse reports it, at the file's own positions
+        return None
 
 
 def _allowed_lines(module: cst.Module, stmts, tops: Set[int]) -> List[Tuple[int, int]]:
@@ -110,25 +135,36 @@ def _transform_module(
     rules: Sequence[Rule],
     want_fixes: bool,
     result: FileResult,
-) -> FileResult:
+    marker: Optional[str] = None,
+) -> Optional[FileResult]:
+    """``result`` filled in. With ``marker`` (``module`` is a sparse parse, see codemod/sparse.py): None
+    where that parse cannot give the answer, and the caller parses the whole file."""
     markers = suppress.parse(text)
     stmts = statements(text, module)
+    if marker is not None and stmts is None:
+        return None
     skip: Set[int] = set()
     if stmts is not None:
         skip = stmts.without(trigger for rule in rules for trigger in rule.TRIGGERS)
     ctx = _context(module, markers, stmts, skip, rules)
     if ctx.notes.get(FULL_WALK):
+        if marker is not None:
+            return None
         ctx = _context(module, markers, None, set(), rules)
     transformer = RuleTransformer(ctx, rules)
     new_module = fastwalk.transform(module, transformer)
     first_fixed_top = transformer.first_fixed_top
     if ctx.fixes and settings.target == "torch":
         new_module, first_fixed_top = torch_target.port(new_module, ctx, first_fixed_top)
+        if marker is not None and len(new_module.body) != len(module.body):
+            return None  # the import clean-up would then read names in the stubs: parse them all
     if ctx.fixes:
         new_module = imports.finalize(module, new_module, settings.runtime_module, first_fixed_top, stmts)
     if stmts is not None:
         result.allowed_lines = _allowed_lines(module, stmts, {site.top for site in ctx.fixes})
     rendered = stmts.render(module, new_module) if stmts is not None else None
+    if marker is not None and (rendered is None or marker in rendered):
+        return None
     result.new_text = new_module.code if rendered is None else rendered
     for site in ctx.fixes:
         result.counts[site.rule] = result.counts.get(site.rule, 0) + 1
