@@ -254,16 +254,37 @@ _LEXICAL: Dict[str, Tuple[str, ...]] = {'AnnAssign': ('target', 'annotation', 'e
  'Yield': ('lpar', 'whitespace_after_yield', 'value', 'rpar')}  # fmt: skip
 
 _ORDER: Dict[Type[cst.CSTNode], Tuple[str, ...]] = {}
-# type -> is it a CSTNode; ``isinstance`` against LibCST's ABC-based classes is slow in a hot loop.
-_IS_NODE: Dict[type, bool] = {tuple: False, list: False, str: False, type(None): False}
+
+# Layout nodes (whitespace, comments, brackets, commas, operators) hold nothing but layout, bind no
+# name and take no role: about half of all nodes. The walks pass over them unless the visitor sets
+# ``WALKS_LAYOUT`` (one that collects comments, say).
+LAYOUT = (
+    cst.BaseParenthesizableWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Newline, cst.Comment,
+    cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace,
+    cst.RightCurlyBrace, cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.BaseBinaryOp,
+    cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp,
+)  # fmt: skip
+
+# type -> what a walk does with a value of it: skip it (not a node), walk it, or walk it only when
+# layout is wanted. ``isinstance`` against LibCST's ABC-based classes is slow in a hot loop.
+_SKIP, _WALK, _LAYOUT = 0, 1, 2
+_KIND: Dict[type, int] = {tuple: _SKIP, list: _SKIP, str: _SKIP, type(None): _SKIP}
+
+
+def _kind(value: object) -> int:
+    kind = type(value)
+    found = _KIND.get(kind)
+    if found is None:
+        found = _KIND[kind] = (_LAYOUT if issubclass(kind, LAYOUT) else _WALK) if issubclass(kind, cst.CSTNode) else _SKIP
+    return found
 
 
 def _is_node(value: object) -> bool:
-    kind = type(value)
-    found = _IS_NODE.get(kind)
-    if found is None:
-        found = _IS_NODE[kind] = issubclass(kind, cst.CSTNode)
-    return found
+    return _kind(value) != _SKIP
+
+
+def is_layout(node: cst.CSTNode) -> bool:
+    return _kind(node) == _LAYOUT
 
 
 def _order(node_type: Type[cst.CSTNode]) -> Tuple[str, ...]:
@@ -289,45 +310,62 @@ def children(node: cst.CSTNode) -> list:
 
 
 def visit(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
-    """``node.visit(visitor)`` for a read-only visitor, without rebuilding the tree."""
-    if visitor.on_visit(node):
+    """``node.visit(visitor)`` for a read-only visitor, without rebuilding the tree; layout nodes are
+    passed over unless ``visitor.WALKS_LAYOUT``."""
+    _visit(node, visitor.on_visit, visitor.on_leave, _LAYOUT if getattr(visitor, "WALKS_LAYOUT", False) else _WALK)
+
+
+def _visit(node: cst.CSTNode, on_visit, on_leave, deepest: int) -> None:
+    if on_visit(node):
+        kinds = _KIND
         for name in _order(type(node)):
             value = getattr(node, name)
-            if _is_node(value):
-                visit(value, visitor)
-            elif type(value) is tuple or type(value) is list:
+            kind = type(value)
+            if kind is tuple or kind is list:
                 for item in value:
-                    if _is_node(item):
-                        visit(item, visitor)
-    visitor.on_leave(node)
+                    found = kinds.get(type(item))
+                    if found is None:
+                        found = _kind(item)
+                    if found and found <= deepest:
+                        _visit(item, on_visit, on_leave, deepest)
+            else:
+                found = kinds.get(kind)
+                if found is None:
+                    found = _kind(value)
+                if found and found <= deepest:
+                    _visit(value, on_visit, on_leave, deepest)
+    on_leave(node)
 
 
 Result = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]
 
 
 def transform(node: cst.CSTNode, transformer: cst.CSTTransformer) -> Result:
-    """``node.visit(transformer)``; a node none of whose children changed is passed on as itself."""
+    """``node.visit(transformer)``; a node none of whose children changed is passed on as itself.
+    Layout nodes are passed on untouched unless ``transformer.WALKS_LAYOUT``."""
+    deepest = _LAYOUT if getattr(transformer, "WALKS_LAYOUT", False) else _WALK
+    return _transform(node, transformer.on_visit, transformer.on_leave, deepest)
+
+
+def _transform(node: cst.CSTNode, on_visit, on_leave, deepest: int) -> Result:
     updated = node
-    if transformer.on_visit(node):
+    if on_visit(node):
         changes = None
+        kinds = _KIND
         for name in _order(type(node)):
             value = getattr(node, name)
-            if _is_node(value):
-                new = transform(value, transformer)
-                if new is not value:
-                    if isinstance(new, cst.RemovalSentinel):
-                        new = cst.MaybeSentinel.DEFAULT
-                    if changes is None:
-                        changes = {}
-                    changes[name] = new
-            elif type(value) is tuple or type(value) is list:
+            kind = type(value)
+            if kind is tuple or kind is list:
                 items = None
                 for index, item in enumerate(value):
-                    if not _is_node(item):
+                    found = kinds.get(type(item))
+                    if found is None:
+                        found = _kind(item)
+                    if not found or found > deepest:
                         if items is not None:
                             items.append(item)
                         continue
-                    new = transform(item, transformer)
+                    new = _transform(item, on_visit, on_leave, deepest)
                     if new is item and items is None:
                         continue
                     if items is None:
@@ -340,6 +378,19 @@ def transform(node: cst.CSTNode, transformer: cst.CSTTransformer) -> Result:
                     if changes is None:
                         changes = {}
                     changes[name] = tuple(items)
+            else:
+                found = kinds.get(kind)
+                if found is None:
+                    found = _kind(value)
+                if not found or found > deepest:
+                    continue
+                new = _transform(value, on_visit, on_leave, deepest)
+                if new is not value:
+                    if isinstance(new, cst.RemovalSentinel):
+                        new = cst.MaybeSentinel.DEFAULT
+                    if changes is None:
+                        changes = {}
+                    changes[name] = new
         if changes is not None:
             updated = node.with_changes(**changes)
-    return transformer.on_leave(node, updated)
+    return on_leave(node, updated)

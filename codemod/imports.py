@@ -105,6 +105,8 @@ def _comments(node: cst.CSTNode) -> List[cst.EmptyLine]:
     found: List[cst.EmptyLine] = []
 
     class _Collect(cst.CSTVisitor):
+        WALKS_LAYOUT = True
+
         def visit_Comment(self, comment: cst.Comment) -> None:
             found.append(cst.EmptyLine(comment=comment))
 

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import libcst as cst
 
-from accelport.codemod import roles
+from accelport.codemod import fastwalk, roles
 from accelport.codemod.context import Context
 
 # Nothing inside an import statement is a use of a name.
 OPAQUE = (cst.Import, cst.ImportFrom)
 
-# Layout nodes (whitespace, comments, brackets, commas, operators) bind no name and take no role:
-# about half of all nodes, so they skip the checks below (decided once per node type).
-LAYOUT = (
-    cst.BaseParenthesizableWhitespace, cst.TrailingWhitespace, cst.EmptyLine, cst.Newline, cst.Comment,
-    cst.LeftParen, cst.RightParen, cst.LeftSquareBracket, cst.RightSquareBracket, cst.LeftCurlyBrace,
-    cst.RightCurlyBrace, cst.Comma, cst.Dot, cst.Colon, cst.Semicolon, cst.AssignEqual, cst.BaseBinaryOp,
-    cst.BaseBooleanOp, cst.BaseCompOp, cst.BaseUnaryOp, cst.BaseAugOp,
-)  # fmt: skip
-_IS_LAYOUT: dict = {}
 
 
 def _attribute(ctx: Context, node: cst.Attribute) -> None:
@@ -72,11 +63,8 @@ _BOOKKEEPING = {
 def enter(ctx: Context, node: cst.CSTNode) -> bool:
     """Call on the way down; False means: do not walk into this node."""
     kind = type(node)
-    layout = _IS_LAYOUT.get(kind)
-    if layout is None:
-        layout = _IS_LAYOUT[kind] = issubclass(kind, LAYOUT)
-    if layout:
-        return True
+    if fastwalk.is_layout(node):
+        return True  # only walks that ask for layout come here (fastwalk.WALKS_LAYOUT)
     key = id(node)
     if kind in OPAQUE or key in ctx.skip:
         return False
