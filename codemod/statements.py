@@ -18,6 +18,8 @@ from typing import FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
+from accelport.codemod.codegen import code_for
+
 
 @dataclass
 class Statements:
@@ -89,7 +91,7 @@ class Statements:
         for stmt in new.body:
             index = where.get(id(stmt))
             if index is None:
-                parts.append(new.code_for_node(stmt))
+                parts.append(code_for(new, stmt))
             else:
                 parts.append(self.source[starts[index] : ends[index]])
         parts.append(footer)

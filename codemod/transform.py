@@ -168,6 +168,9 @@ def _transform_module(
     result.new_text = new_module.code if rendered is None else rendered
     for site in ctx.fixes:
         result.counts[site.rule] = result.counts.get(site.rule, 0) + 1
+    ctx.want_positions(ctx.findings)
+    if want_fixes:
+        ctx.want_positions(ctx.fixes)
     result.findings = sorted(_finding(ctx, path, site, False) for site in ctx.findings)
     if want_fixes:
         result.fixes = sorted(_finding(ctx, path, site, True) for site in ctx.fixes)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
+from libcst._nodes.base import CSTCodegenError
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from accelport.codemod import fastwalk
-from accelport.codemod.context import _Positions
+from accelport.codemod.codegen import Positions, code_for, positions
 from accelport.codemod.settings import Settings
 from accelport.codemod.transform import transform_source
 
@@ -41,10 +42,32 @@ def test_child_order_is_libcst_order() -> None:
 def test_positions_are_position_provider_positions() -> None:
     for path, module in _modules():
         expected = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
-        got = _Positions(module)
+        got = Positions(module)
         assert set(got) == set(expected), path
         for node, where in expected.items():
             assert got[node] == where, (path, type(node).__name__)
+
+
+def test_code_for_is_code_for_node() -> None:
+    for path, module in _modules():
+        for node in [module, *module.body, *(c for stmt in module.body for c in fastwalk.children(stmt))]:
+            try:
+                expected = module.code_for_node(node)
+            except CSTCodegenError:  # a node that only its parent can generate (an annotation, say)
+                with pytest.raises(CSTCodegenError):
+                    code_for(module, node)
+                continue
+            assert code_for(module, node) == expected, (path, type(node).__name__)
+
+
+def test_positions_of_some_nodes_are_their_full_positions() -> None:
+    """Recording only the nodes asked for (statements among them, whose spans end at a child's) changes
+    none of their positions."""
+    for path, module in _modules():
+        full = Positions(module)
+        nodes = list(full)[::7]
+        some = positions(module, {id(node) for node in nodes})
+        assert all(some[node] == full[node] for node in nodes), path
 
 
 def _libcst_walks(monkeypatch: pytest.MonkeyPatch) -> None:
