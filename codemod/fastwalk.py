@@ -283,10 +283,6 @@ def _is_node(value: object) -> bool:
     return _kind(value) != _SKIP
 
 
-def is_layout(node: cst.CSTNode) -> bool:
-    return _kind(node) == _LAYOUT
-
-
 def _order(node_type: Type[cst.CSTNode]) -> Tuple[str, ...]:
     order = _ORDER.get(node_type)
     if order is None:
@@ -318,7 +314,8 @@ def visit(node: cst.CSTNode, visitor: cst.CSTVisitor) -> None:
 def _visit(node: cst.CSTNode, on_visit, on_leave, deepest: int) -> None:
     if on_visit(node):
         kinds = _KIND
-        for name in _order(type(node)):
+        order = _ORDER.get(type(node)) or _order(type(node))
+        for name in order:
             value = getattr(node, name)
             kind = type(value)
             if kind is tuple or kind is list:
@@ -352,7 +349,8 @@ def _transform(node: cst.CSTNode, on_visit, on_leave, deepest: int) -> Result:
     if on_visit(node):
         changes = None
         kinds = _KIND
-        for name in _order(type(node)):
+        order = _ORDER.get(type(node)) or _order(type(node))
+        for name in order:
             value = getattr(node, name)
             kind = type(value)
             if kind is tuple or kind is list:

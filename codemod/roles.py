@@ -255,8 +255,9 @@ def _mark_boolean(ctx: Context, node: cst.BooleanOperation) -> None:
         ctx.set_role(node.right, role)
 
 
-# Exact node type -> how it marks its children (a dict: isinstance on LibCST's ABCs is slow per node).
-_MARKERS = {
+# Exact node type -> how it marks its children with the role their position gives them (``walk.enter``
+# looks it up per node: isinstance on LibCST's ABCs is slow there).
+MARKERS = {
     cst.Call: _mark_call,
     cst.Comparison: _mark_comparison,
     cst.Assign: _mark_assign,
@@ -268,10 +269,3 @@ _MARKERS = {
     cst.IfExp: _mark_if_exp,
     cst.BooleanOperation: _mark_boolean,
 }
-
-
-def mark(ctx: Context, node: cst.CSTNode) -> None:
-    """Mark the children of ``node`` with the role their position gives them."""
-    marker = _MARKERS.get(type(node))
-    if marker is not None:
-        marker(ctx, node)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from accelport.codemod import fastwalk, roles
+from accelport.codemod import roles
 from accelport.codemod.context import Context
 
 # Nothing inside an import statement is a use of a name.
 OPAQUE = (cst.Import, cst.ImportFrom)
-
 
 
 def _attribute(ctx: Context, node: cst.Attribute) -> None:
@@ -63,8 +62,6 @@ _BOOKKEEPING = {
 def enter(ctx: Context, node: cst.CSTNode) -> bool:
     """Call on the way down; False means: do not walk into this node."""
     kind = type(node)
-    if fastwalk.is_layout(node):
-        return True  # only walks that ask for layout come here (fastwalk.WALKS_LAYOUT)
     key = id(node)
     if kind in OPAQUE or key in ctx.skip:
         return False
@@ -77,7 +74,9 @@ def enter(ctx: Context, node: cst.CSTNode) -> bool:
     bookkeeping = _BOOKKEEPING.get(kind)
     if bookkeeping is not None:
         bookkeeping(ctx, node)
-    roles.mark(ctx, node)
+    marker = roles.MARKERS.get(kind)
+    if marker is not None:
+        marker(ctx, node)
     return True
 
 
