@@ -10,7 +10,7 @@ replaced. ``tests/test_fastwalk.py`` checks the child order against LibCST's own
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Tuple, Type, Union
+from typing import Callable, Dict, Optional, Tuple, Type, Union
 
 import libcst as cst
 
@@ -332,6 +332,32 @@ def _visit(node: cst.CSTNode, on_visit, on_leave, deepest: int) -> None:
                 if found and found <= deepest:
                     _visit(value, on_visit, on_leave, deepest)
     on_leave(node)
+
+
+class Visitor(cst.CSTVisitor):
+    """A ``CSTVisitor`` whose ``visit_<Node>``/``leave_<Node>`` hooks are looked up once per node type
+    (LibCST formats the method name and calls ``getattr`` for every node)."""
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        hook = _hook(type(self), type(node), "visit_")
+        return hook is None or hook(self, node) is not False
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        hook = _hook(type(self), type(original_node), "leave_")
+        if hook is not None:
+            hook(self, original_node)
+
+
+_HOOKS: Dict[Tuple[type, type, str], Optional[Callable]] = {}
+
+
+def _hook(visitor: type, node: type, prefix: str) -> Optional[Callable]:
+    key = (visitor, node, prefix)
+    try:
+        return _HOOKS[key]
+    except KeyError:
+        found = _HOOKS[key] = getattr(visitor, prefix + node.__name__, None)
+        return found
 
 
 Result = Union[cst.CSTNode, cst.RemovalSentinel, cst.FlattenSentinel]

@@ -15,7 +15,7 @@ from accelport.codemod.statements import Statements
 ImportStmt = Union[cst.Import, cst.ImportFrom]
 
 
-class _Uses(cst.CSTVisitor):
+class _Uses(fastwalk.Visitor):
     """Names read anywhere outside import statements, and whether ``torch.cuda`` is still spelled."""
 
     def __init__(self) -> None:
@@ -104,7 +104,7 @@ def _comments(node: cst.CSTNode) -> List[cst.EmptyLine]:
     """Every comment inside ``node``, each as a line of its own."""
     found: List[cst.EmptyLine] = []
 
-    class _Collect(cst.CSTVisitor):
+    class _Collect(fastwalk.Visitor):
         WALKS_LAYOUT = True
 
         def visit_Comment(self, comment: cst.Comment) -> None:

@@ -58,7 +58,7 @@ def _target_names(target: cst.CSTNode, out: Set[str]) -> None:
         _target_names(target.value, out)
 
 
-class ScopeBuilder(cst.CSTVisitor):
+class ScopeBuilder(fastwalk.Visitor):
     """One walk that builds the scope tree; ``scopes`` maps id(scope node) to its Scope."""
 
     def __init__(self, module: cst.Module, skip: AbstractSet[int] = frozenset()) -> None:

@@ -33,7 +33,7 @@ def built_handles(sites: Sequence[Site]) -> Set[int]:
     """Ids of the ``get_accelerator()`` calls inside the rules' replacements."""
     found: Set[int] = set()
 
-    class _Collect(cst.CSTVisitor):
+    class _Collect(fastwalk.Visitor):
         def visit_Call(self, node: cst.Call) -> None:
             if _is_accel_handle(node):
                 found.add(id(node))

@@ -14,6 +14,7 @@ is the summary that ``accelport rules`` and the README's table show.
 from __future__ import annotations
 
 import inspect
+from functools import lru_cache
 from typing import ClassVar, Tuple
 
 
@@ -27,12 +28,18 @@ class Rule:
 
     @classmethod
     def summary(cls) -> str:
-        doc = inspect.getdoc(cls) or ""
-        return doc.strip().splitlines()[0] if doc.strip() else ""
+        return _summary(cls)
 
     @classmethod
     def doc(cls) -> str:
         return inspect.getdoc(cls) or ""
+
+
+@lru_cache(maxsize=None)
+def _summary(cls: type) -> str:
+    """The docstring's first line; asked for once per rewritten site, so worked out once per rule."""
+    doc = inspect.getdoc(cls) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
 def keep_parens(new, old):
