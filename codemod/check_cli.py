@@ -16,6 +16,7 @@ from accelport.codemod.cli import (
     CONFIG, EXCLUDE, EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_USAGE, EXTEND_EXCLUDE, FORCE_EXCLUDE, IGNORE, JOBS,
     NO_CACHE, PATHS, RUNTIME, SELECT, TARGET, _jobs, _settings, _sources, app,
 )  # fmt: skip
+from accelport.codemod.results import ORDER
 from accelport.codemod.runner import Mode, run
 from accelport.rules import registry
 
@@ -56,7 +57,7 @@ def check(
     outcomes = run(sources, settings, Mode.CHECK, _jobs(jobs, table), cache=not no_cache)
     sites = report.all_sites(outcomes)
     if report_unused:
-        sites = sorted(sites + _unused(outcomes, settings.rules or registry.DEFAULT_NAMES))
+        sites = sorted(sites + _unused(outcomes, settings.rules or registry.DEFAULT_NAMES), key=ORDER)
     if baseline is not None:
         try:
             if update_baseline:
@@ -81,7 +82,7 @@ def _unused(outcomes, active) -> list:
     ``--ignore``) is not reported: it may well be needed when that rule runs."""
     from accelport.codemod.results import Finding
 
-    known = set(registry.BY_NAME)
+    known = set(registry.NAMES)
     return [
         Finding(
             o.display, line, 1, "unused-suppression", f"suppression of {rule!r} silences nothing", "AP000",

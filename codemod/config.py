@@ -10,7 +10,6 @@ from typing import Any, Dict, Optional
 
 from accelport.codemod.settings import TARGETS
 from accelport.rules import registry
-from accelport.rules.user_mapping import parse_mappings
 
 # Added to a loaded table: the folder of the pyproject.toml it came from (exclude patterns and
 # per-file-ignores globs are relative to it). Not a key a user can set: unknown keys are refused first.
@@ -90,6 +89,9 @@ def load(path: Optional[Path]) -> Dict[str, Any]:
         if key == "mappings":
             try:
                 # Stored validated: a sorted tuple of (qualified name, method or "unported").
+                # The rules (and LibCST) are imported only by a project that declares mappings.
+                from accelport.rules.user_mapping import parse_mappings
+
                 table[key] = parse_mappings(value)
             except ValueError as exc:
                 raise ConfigError(f"{path}: [tool.accelport] {exc}") from None

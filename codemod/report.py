@@ -9,7 +9,7 @@ from urllib.parse import quote
 from typing import Dict, Iterable, List, Sequence
 
 from accelport import __version__
-from accelport.codemod.results import Finding
+from accelport.codemod.results import ORDER, Finding
 from accelport.codemod.runner import Outcome
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -29,7 +29,7 @@ def site_counts(outcomes: Sequence[Outcome]) -> Dict[str, int]:
 def rewrite_summary(outcomes: Sequence[Outcome], verb: str) -> List[str]:
     """Lines for stderr after ``rewrite``: files, sites per rule, findings needing a human, errors."""
     changed = [o for o in outcomes if o.changed]
-    findings = sorted(f for o in outcomes for f in o.findings)
+    findings = sorted((f for o in outcomes for f in o.findings), key=ORDER)
     lines = [f"{len(changed)} file{'s' if len(changed) != 1 else ''} {verb}, {len(outcomes) - len(changed)} unchanged"]
     counts = site_counts(changed)
     for rule, count in counts.items():
@@ -42,7 +42,7 @@ def rewrite_summary(outcomes: Sequence[Outcome], verb: str) -> List[str]:
 
 
 def all_sites(outcomes: Sequence[Outcome]) -> List[Finding]:
-    return sorted(f for o in outcomes for f in (*o.fixes, *o.findings))
+    return sorted((f for o in outcomes for f in (*o.fixes, *o.findings)), key=ORDER)
 
 
 def statistics(findings: Iterable[Finding]) -> List[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Dict, List, Optional, Tuple
 
 
@@ -29,6 +30,11 @@ class Finding:
     def format(self) -> str:
         marker = " [*]" if self.fixable else ""
         return f"{self.location()}: {self.rule}{marker} {self.message}"
+
+
+# Finding's own order (every field, in order) as a key: sorting tens of thousands of findings by it
+# costs a fraction of calling the generated ``__lt__`` per comparison.
+ORDER = attrgetter(*(f.name for f in fields(Finding)))
 
 
 @dataclass

@@ -19,17 +19,13 @@ from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from accelport.codemod.cache import Cache, content_hash
-from accelport.codemod.statements import parse_ast
 from accelport.codemod.diff import lines, unified_diff
 from accelport.codemod.discovery import Source
 from accelport.codemod.progress import progress
 from accelport.codemod.results import Finding
 from accelport.codemod.settings import Settings
 from accelport.codemod.source import SourceError, decode
-from accelport.codemod.notebook import transform_notebook
-from accelport.codemod.transform import applicable, transform_source
 from accelport.codemod.write import WriteError, digest, write_atomic
-from accelport.rules.registry import rules_for
 
 # LibCST's parser and visitors recurse once per nesting level; deep (legal) expressions overflow the
 # 8 MiB main-thread stack and kill the process. Each file is processed on a thread with this stack.
@@ -145,6 +141,8 @@ def too_deep(text: str) -> Optional[str]:
     CPython's parser guards its own stack, so it is asked first; only nesting errors are final here
     (other syntax errors are LibCST's to report, and newer syntax may still parse there).
     """
+    from accelport.codemod.statements import parse_ast
+
     try:
         parse_ast(text)
     except SyntaxError as exc:
@@ -191,6 +189,11 @@ def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
 
 
 def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
+    # Here, not at the top: a run whose every file is cached never imports LibCST.
+    from accelport.codemod.notebook import transform_notebook
+    from accelport.codemod.transform import applicable, transform_source
+    from accelport.rules.registry import rules_for
+
     settings = for_file(settings, source.path)
     outcome = Outcome(source.display)
     try:

@@ -52,10 +52,9 @@ class Suppressions:
 
 def _name(rule: str) -> str:
     """A rule code (``AP101``) as its name (``torch-cuda-call``); names and unknown words as written."""
-    from accelport.rules.registry import BY_CODE
+    from accelport.rules.registry import NAME_OF_CODE
 
-    found = BY_CODE.get(rule.upper())
-    return found.NAME if found is not None else rule
+    return NAME_OF_CODE.get(rule.upper(), rule)
 
 
 def parse(text: str) -> Suppressions:

@@ -12,7 +12,7 @@ from accelport.codemod.context import FULL_WALK, Context, Site
 from accelport.codemod.names import build_scopes
 from accelport.codemod.sparse import Sparse, sparse
 from accelport.codemod.statements import layout as statements_layout, scope_skippable, statements
-from accelport.codemod.results import Finding, FileResult
+from accelport.codemod.results import ORDER, Finding, FileResult
 from accelport.codemod.settings import Settings
 from accelport.codemod.transformer import RuleTransformer
 from accelport.rules.base import Rule
@@ -171,9 +171,9 @@ def _transform_module(
     ctx.want_positions(ctx.findings)
     if want_fixes:
         ctx.want_positions(ctx.fixes)
-    result.findings = sorted(_finding(ctx, path, site, False) for site in ctx.findings)
+    result.findings = sorted((_finding(ctx, path, site, False) for site in ctx.findings), key=ORDER)
     if want_fixes:
-        result.fixes = sorted(_finding(ctx, path, site, True) for site in ctx.fixes)
+        result.fixes = sorted((_finding(ctx, path, site, True) for site in ctx.fixes), key=ORDER)
     result.unused_suppressions = markers.unused() if markers else []
     return result
 

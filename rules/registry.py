@@ -3,40 +3,49 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import import_module
 from typing import Dict, FrozenSet, Iterable, List, Tuple, Type
 
 from accelport.rules.base import Rule
-from accelport.rules.cuda_device_string import CudaDeviceString
-from accelport.rules.current_device import CurrentDevice
-from accelport.rules.ddp_device_ids import DdpDeviceIds
-from accelport.rules.hardcoded_half import HardcodedHalf
-from accelport.rules.nccl_backend import NcclBackend
-from accelport.rules.tensor_cuda_method import TensorCudaMethod
-from accelport.rules.tensor_is_cuda import TensorIsCuda
-from accelport.rules.tensor_pin_memory import TensorPinMemory
-from accelport.rules.torch_cuda_call import TorchCudaCall
-from accelport.rules.unported_cuda_api import UnportedCudaApi
-from accelport.rules.user_mapping import UserMapping
 
-# Specific rules before general ones: the first rewrite of a node wins.
-ALL_RULES: Tuple[Type[Rule], ...] = (
-    # The project's own declarations first: they name things no built-in rule matches.
-    UserMapping,
-    CurrentDevice,
-    TorchCudaCall,
-    UnportedCudaApi,
-    CudaDeviceString,
-    TensorCudaMethod,
-    TensorIsCuda,
-    TensorPinMemory,
-    NcclBackend,
-    DdpDeviceIds,
-    HardcodedHalf,
+# Every rule as (name, code, on by default, module, class), in the order their hooks run: specific
+# rules before general ones, since the first rewrite of a node wins; the project's own declarations
+# first, as they name things no built-in rule matches. Names and codes are known without importing
+# the rules (and LibCST): a run whose every file is cached never needs them. A test checks this
+# table against the classes.
+CATALOG: Tuple[Tuple[str, str, bool, str, str], ...] = (
+    ("user-mapping", "AP110", True, "user_mapping", "UserMapping"),
+    ("current-device", "AP103", True, "current_device", "CurrentDevice"),
+    ("torch-cuda-call", "AP101", True, "torch_cuda_call", "TorchCudaCall"),
+    ("unported-cuda-api", "AP102", True, "unported_cuda_api", "UnportedCudaApi"),
+    ("cuda-device-string", "AP104", True, "cuda_device_string", "CudaDeviceString"),
+    ("tensor-cuda-method", "AP105", True, "tensor_cuda_method", "TensorCudaMethod"),
+    ("tensor-is-cuda", "AP106", True, "tensor_is_cuda", "TensorIsCuda"),
+    ("tensor-pin-memory", "AP107", True, "tensor_pin_memory", "TensorPinMemory"),
+    ("nccl-backend", "AP108", True, "nccl_backend", "NcclBackend"),
+    ("ddp-device-ids", "AP109", True, "ddp_device_ids", "DdpDeviceIds"),
+    ("hardcoded-half", "AP901", False, "hardcoded_half", "HardcodedHalf"),
 )
 
-BY_NAME: Dict[str, Type[Rule]] = {rule.NAME: rule for rule in ALL_RULES}
-BY_CODE: Dict[str, Type[Rule]] = {rule.CODE: rule for rule in ALL_RULES}
-DEFAULT_NAMES: FrozenSet[str] = frozenset(rule.NAME for rule in ALL_RULES if rule.DEFAULT)
+NAMES: Tuple[str, ...] = tuple(entry[0] for entry in CATALOG)
+NAME_OF_CODE: Dict[str, str] = {entry[1]: entry[0] for entry in CATALOG}
+DEFAULT_NAMES: FrozenSet[str] = frozenset(entry[0] for entry in CATALOG if entry[2])
+
+
+@lru_cache(maxsize=1)
+def _classes() -> Tuple[Type[Rule], ...]:
+    return tuple(getattr(import_module(f"accelport.rules.{module}"), cls) for _, _, _, module, cls in CATALOG)
+
+
+def __getattr__(name: str):
+    """``ALL_RULES``, ``BY_NAME`` and ``BY_CODE`` hold the classes: imported on first use."""
+    if name == "ALL_RULES":
+        return _classes()
+    if name == "BY_NAME":
+        return {rule.NAME: rule for rule in _classes()}
+    if name == "BY_CODE":
+        return {rule.CODE: rule for rule in _classes()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class UnknownRule(ValueError):
@@ -51,13 +60,13 @@ def resolve(names: Iterable[str]) -> FrozenSet[str]:
         if not name:
             continue
         if name.upper() == "ALL":
-            out.update(BY_NAME)
-        elif name in BY_NAME:
+            out.update(NAMES)
+        elif name in NAMES:
             out.add(name)
-        elif name.upper() in BY_CODE:
-            out.add(BY_CODE[name.upper()].NAME)
+        elif name.upper() in NAME_OF_CODE:
+            out.add(NAME_OF_CODE[name.upper()])
         else:
-            raise UnknownRule(f"unknown rule {name!r}; known rules: {', '.join(BY_NAME)}")
+            raise UnknownRule(f"unknown rule {name!r}; known rules: {', '.join(NAMES)}")
     return frozenset(out)
 
 
@@ -68,7 +77,7 @@ def select(selected: Iterable[str] = (), ignored: Iterable[str] = ()) -> FrozenS
 
 @lru_cache(maxsize=64)
 def _instances(names: FrozenSet[str]) -> Tuple[Rule, ...]:
-    return tuple(rule() for rule in ALL_RULES if rule.NAME in names)
+    return tuple(rule() for rule in _classes() if rule.NAME in names)
 
 
 def rules_for(settings) -> List[Rule]:

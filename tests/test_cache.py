@@ -124,3 +124,20 @@ def test_corrupt_cache_is_ignored(tmp_path: Path, _cache_dir: Path) -> None:
     for file in _cache_dir.glob("*.pickle"):
         file.write_bytes(b"not a pickle")
     assert _strip(run(sources, Settings(), Mode.CHECK, cache=True)) == _strip(cold)
+
+
+def test_warm_check_never_imports_libcst(tmp_path: Path, _cache_dir: Path) -> None:
+    """Everything cached: the run answers from the cache without loading the parser at all."""
+    import subprocess
+    import sys
+
+    root = _tree(tmp_path)
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write('libcst loaded: %s\\n' % ('libcst' in sys.modules)))\n"
+        "from accelport.__main__ import main\nmain()\n"
+    )
+    runs = [subprocess.run([sys.executable, "-c", probe, "check", "--jobs", "1", str(root)], capture_output=True, text=True) for _ in range(2)]
+    assert [r.returncode for r in runs] == [1, 1]
+    assert runs[0].stdout == runs[1].stdout and "a.py:3:1" in runs[0].stdout
+    assert "libcst loaded: True" in runs[0].stderr and "libcst loaded: False" in runs[1].stderr

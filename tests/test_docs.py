@@ -52,3 +52,10 @@ def test_readme_first_command_ports_the_bundled_example() -> None:
     assert done.returncode == 1, done.stderr
     assert "+++ b/examples/train_cuda.py" in done.stdout and "get_accelerator()" in done.stdout
     assert "needs manual attention" in done.stderr
+
+
+def test_catalog_is_the_rule_classes() -> None:
+    """Names, codes and defaults are known without importing the rules: the table must say what they say."""
+    from_classes = [(r.NAME, r.CODE, r.DEFAULT, r.__module__.rpartition(".")[2], r.__name__) for r in registry.ALL_RULES]
+    assert list(registry.CATALOG) == from_classes
+    assert registry.DEFAULT_NAMES == {r.NAME for r in registry.ALL_RULES if r.DEFAULT}
