@@ -1,9 +1,12 @@
 """Benchmark: ``accelport rewrite --diff`` against LibCST's parse floor, cold vs warm ``check``, memory.
 
-    python bench/bench_rewrite.py [--files 500] [--jobs 2]
+    python bench/bench_rewrite.py [--files 500] [--jobs 2] [--reps 3]
 
 Everything is measured in this one run, side by side, on a corpus written by make_corpus.py into
-a temporary folder. Prints a markdown table.
+a temporary folder. The parse floor and the rewrite alternate ``--reps`` times and the medians are
+compared (on a shared machine one run of either can be slowed by a third or more); the in-process
+row times ``runner.process`` against ``libcst.parse_module`` file by file, the best of three each,
+interleaved. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,10 +58,34 @@ def peak_rss(cmd, env) -> float:
     return int(out.stdout.strip()) / 1024
 
 
+def in_process(corpus: Path, files: int = 40) -> float:
+    """Per-file cost of reading, porting, verifying and diffing, over LibCST's parse of the same file."""
+    import libcst as cst
+
+    from accelport.codemod.discovery import Source
+    from accelport.codemod.runner import Mode, process
+    from accelport.codemod.settings import Settings
+
+    settings, total_parse, total_process = Settings(), 0.0, 0.0
+    for path in sorted(corpus.rglob("*.py"))[:files]:
+        source, best_parse, best_process = Source(path, str(path), corpus), float("inf"), float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            cst.parse_module(path.read_text(encoding="utf-8"))
+            best_parse = min(best_parse, time.perf_counter() - start)
+            start = time.perf_counter()
+            process(source, settings, Mode.DIFF)
+            best_process = min(best_process, time.perf_counter() - start)
+        total_parse += best_parse
+        total_process += best_process
+    return total_process / total_parse
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=500)
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
     accelport = [sys.executable, "-c", "from accelport.__main__ import main; main()"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -66,8 +94,12 @@ def main() -> None:
         write_corpus(half, args.files // 2)
         env = dict(os.environ, ACCELPORT_CACHE_DIR=str(Path(tmp) / "cache"))
         jobs = ["--jobs", str(args.jobs)]
-        floor, _ = timed([sys.executable, "-c", PARSE_FLOOR, str(corpus), str(args.jobs)], env)
-        rewrite, _ = timed([*accelport, "rewrite", "--diff", "--no-cache", *jobs, str(corpus)], env)
+        floors, rewrites = [], []
+        for _ in range(args.reps):
+            floors.append(timed([sys.executable, "-c", PARSE_FLOOR, str(corpus), str(args.jobs)], env)[0])
+            rewrites.append(timed([*accelport, "rewrite", "--diff", "--no-cache", *jobs, str(corpus)], env)[0])
+        floor, rewrite = statistics.median(floors), statistics.median(rewrites)
+        per_file = in_process(corpus)
         cold, _ = timed([*accelport, "check", *jobs, str(corpus)], env)
         warm, _ = timed([*accelport, "check", *jobs, str(corpus)], env)
         mem_full = peak_rss([*accelport, "rewrite", "--diff", "--no-cache", *jobs, str(corpus)], env)
@@ -75,9 +107,12 @@ def main() -> None:
     print(f"Corpus: {args.files} files, {lines} lines; {args.jobs} processes; {os.cpu_count()} cores\n")
     print("| measure | value |")
     print("|---|---|")
-    print(f"| LibCST parse floor ({args.jobs} processes) | {floor:.1f} s |")
-    print(f"| `accelport rewrite --diff --no-cache --jobs {args.jobs}` | {rewrite:.1f} s |")
-    print(f"| ratio rewrite / parse floor | {rewrite / floor:.1f}x |")
+    spread = lambda runs: f"{min(runs):.1f}-{max(runs):.1f}"  # noqa: E731
+    print(f"| LibCST parse floor ({args.jobs} processes), median of {args.reps} | {floor:.1f} s ({spread(floors)}) |")
+    print(f"| `accelport rewrite --diff --no-cache --jobs {args.jobs}`, median of {args.reps} | {rewrite:.1f} s ({spread(rewrites)}) |")
+    ratios = ", ".join(f"{r / f:.2f}x" for f, r in zip(floors, rewrites))
+    print(f"| ratio rewrite / parse floor | {rewrite / floor:.2f}x (each pair: {ratios}) |")
+    print(f"| in one process, per file: `runner.process` / `libcst.parse_module` | {per_file:.2f}x |")
     print(f"| `accelport check` cold (fills the cache) | {cold:.1f} s |")
     print(f"| `accelport check` warm (unchanged files) | {warm:.2f} s |")
     print(f"| peak RSS of the largest process, {args.files // 2} files | {mem_half:.0f} MiB |")

@@ -14,7 +14,7 @@ from typing import Dict, List, Union
 
 import pytest
 
-from accelport.codemod import runner, write as write_mod
+from accelport.codemod import transform as transform_mod, write as write_mod
 from accelport.codemod.discovery import discover
 from accelport.codemod.runner import Mode, process
 from accelport.codemod.settings import Settings
@@ -205,14 +205,14 @@ def test_file_changed_between_read_and_write_is_not_clobbered(work: Path, monkey
     write(work, {"racy.py": CUDA})
     target = work / "racy.py"
     theirs = CUDA + "# someone else's edit\n"
-    real_transform = runner.transform_source
+    real_transform = transform_mod.transform_source
 
     def transform(text, *args, **kwargs):
         result = real_transform(text, *args, **kwargs)
         target.write_text(theirs)  # an editor saves while accelport works
         return result
 
-    monkeypatch.setattr(runner, "transform_source", transform)
+    monkeypatch.setattr(transform_mod, "transform_source", transform)
     outcome = process(_source(target), Settings(), Mode.WRITE)
     assert outcome.error is not None and "changed while it was being processed" in outcome.error
     assert not outcome.written
@@ -225,7 +225,7 @@ def test_an_exception_inside_processing_becomes_an_error_not_a_crash(work: Path,
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(runner, "transform_source", boom)
+    monkeypatch.setattr(transform_mod, "transform_source", boom)
     outcome = process(_source(work / "a.py"), Settings(), Mode.WRITE)
     assert outcome.error == "internal error: RuntimeError: boom"
     assert (work / "a.py").read_text() == CUDA
