@@ -17,7 +17,7 @@ INDEX = "index"
 BACKEND = "backend"
 
 ACCEL_FUNC = "get_accelerator"
-# Set in ``ctx.notes`` by a rule whose analysis needs every statement walked (see transform._context).
+# Set in ``ctx.notes`` by a rule whose analysis needs every statement walked (see transform._walk).
 FULL_WALK = "full-walk"
 
 
@@ -145,16 +145,18 @@ class Context:
                 return spans[node]
         return self.positions()[node]
 
-    def suppressed(self, node: cst.CSTNode, rule: str) -> bool:
+    def suppressed(self, node: cst.CSTNode, rule: str, top: int = -1) -> bool:
         if not self.suppressions:
             return False
-        where = self.range_of(node)
+        where = self.range_of(node, top)
         if where is None:
             return False
         return self.suppressions.covers(where.start.line, where.end.line, rule)
 
-    def report(self, rule: "object", node: cst.CSTNode, message: str) -> None:
+    def report(self, rule: "object", node: cst.CSTNode, message: str, top: int = -1) -> None:
+        """A finding at ``node``, in top-level statement ``top`` (default: the one being walked)."""
         name = getattr(rule, "NAME")
-        if self.suppressed(node, name):
+        top = self.current_top if top < 0 else top
+        if self.suppressed(node, name, top):
             return
-        self.findings.append(Site(name, getattr(rule, "CODE"), node, message, top=self.current_top))
+        self.findings.append(Site(name, getattr(rule, "CODE"), node, message, top=top))

@@ -127,6 +127,17 @@ def _context(module: cst.Module, markers, stmts, skip: Set[int], rules: Sequence
     return ctx
 
 
+def _walk(module: cst.Module, ctx: Context, rules: Sequence[Rule]) -> Tuple[cst.Module, RuleTransformer]:
+    """The rule walk, then each rule's ``finish`` (which may ask for a walk of every statement: FULL_WALK)."""
+    transformer = RuleTransformer(ctx, rules)
+    new_module = fastwalk.transform(module, transformer)
+    for rule in rules:
+        finish = getattr(rule, "finish", None)
+        if finish is not None:
+            finish(ctx)
+    return new_module, transformer  # type: ignore[return-value]
+
+
 def _transform_module(
     module: cst.Module,
     text: str,
@@ -147,12 +158,13 @@ def _transform_module(
     if stmts is not None:
         skip = stmts.without(trigger for rule in rules for trigger in rule.TRIGGERS)
     ctx = _context(module, markers, stmts, skip, rules)
+    if not ctx.notes.get(FULL_WALK):
+        new_module, transformer = _walk(module, ctx, rules)
     if ctx.notes.get(FULL_WALK):
         if marker is not None:
             return None
         ctx = _context(module, markers, None, set(), rules)
-    transformer = RuleTransformer(ctx, rules)
-    new_module = fastwalk.transform(module, transformer)
+        new_module, transformer = _walk(module, ctx, rules)
     first_fixed_top = transformer.first_fixed_top
     if ctx.fixes and settings.target == "torch":
         new_module, first_fixed_top = torch_target.port(new_module, ctx, first_fixed_top)

@@ -32,6 +32,8 @@ class RuleTransformer(cst.CSTTransformer):
         self.ctx = ctx
         self.visits = _hooks(rules, "visit_")
         self.leaves = _hooks(rules, "leave_")
+        # Rules that follow values through the walk (``observe(ctx, node)`` per node, ``finish(ctx)`` after).
+        self.observers = [rule.observe for rule in rules if hasattr(rule, "observe")]
         # The import must land above the first statement that uses it.
         self.first_fixed_top: "int | None" = None
 
@@ -40,6 +42,8 @@ class RuleTransformer(cst.CSTTransformer):
             return False
         for _rule, hook in self.visits.get(type(node), ()):
             hook(self.ctx, node)
+        for observe in self.observers:
+            observe(self.ctx, node)
         return True
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]

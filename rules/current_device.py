@@ -7,7 +7,6 @@ from typing import DefaultDict, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import fastwalk, walk
 from accelport.codemod.context import FULL_WALK, DEVICE, INDEX, Context
 from accelport.codemod.names import Scope
 from accelport.rules.base import Rule, keep_parens
@@ -15,7 +14,7 @@ from accelport.rules.base import Rule, keep_parens
 CURRENT = "torch.cuda.current_device"
 NAME_METHOD = "current_device_name"
 INDEX_METHOD = "current_device"
-NOTE = "current-device"
+SCAN = "current-device-scan"
 
 Key = Tuple[int, str]
 
@@ -55,12 +54,16 @@ def _neutral_args(ctx: Context, node: cst.Call) -> List[cst.BaseExpression]:
     return []
 
 
-class _Uses(cst.CSTVisitor):
-    """Find ``name = torch.cuda.current_device()`` bindings and every use of those names."""
+class _Scan:
+    """``name = torch.cuda.current_device()`` bindings and every use of those names, recorded node by
+    node as the rule walk passes (``CurrentDevice.observe``): a second walk would cost as much again."""
 
-    def __init__(self, ctx: Context) -> None:
-        super().__init__()
+    def __init__(self, ctx: Context, tops: Set[int], narrowed: bool) -> None:
         self.ctx = ctx
+        # Top-level statements observed (those that spell current_device), and whether that is fewer than
+        # the walk visits: then a module-level binding, readable anywhere, needs every statement observed.
+        self.tops = tops
+        self.narrowed = narrowed
         self.bindings: DefaultDict[Key, List[cst.Call]] = defaultdict(list)
         self.class_stores: List[cst.Call] = []
         self.attribute_stores: List[cst.Call] = []
@@ -73,11 +76,15 @@ class _Uses(cst.CSTVisitor):
         self.escaping: Set[int] = set()
         # Bindings some other scope declares `global` or `nonlocal`: their uses cannot be followed.
         self.declared: Set[Key] = set()
+        # id(node) -> its top-level statement, for what is reported after the walk.
+        self.top_of: Dict[int, int] = {}
+        # id(current_device() call) -> (the method name node of its rewrite, the method it got in the walk).
+        self.pending: Dict[int, Tuple[cst.Name, str]] = {}
 
-    def on_visit(self, node: cst.CSTNode) -> bool:
+    def observe(self, node: cst.CSTNode) -> None:
         ctx = self.ctx
-        if not walk.enter(ctx, node):
-            return False
+        if ctx.current_top not in self.tops:
+            return
         if isinstance(node, cst.Assign):
             self._assignment(node)
         elif isinstance(node, cst.AnnAssign) and node.value is not None:
@@ -85,7 +92,7 @@ class _Uses(cst.CSTVisitor):
         elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
             # `dev += 1` reads the value as an integer.
             self.int_reads.add(id(node.target))
-            self.loads.append((ctx.scope, node.target))
+            self._load(node.target)
         elif isinstance(node, cst.Global):
             self.declared.update((id(ctx.scope.module()), item.name.value) for item in node.names)
         elif isinstance(node, cst.Nonlocal):
@@ -98,11 +105,11 @@ class _Uses(cst.CSTVisitor):
         elif isinstance(node, cst.FormattedStringExpression) and ctx.role(node.expression) is None:
             self.neutral.add(id(node.expression))
         elif isinstance(node, cst.Name) and ctx.is_ref(node) and id(node) not in ctx.store_targets:
-            self.loads.append((ctx.scope, node))
-        return True
+            self._load(node)
 
-    def on_leave(self, original_node: cst.CSTNode) -> None:
-        walk.leave(self.ctx, original_node)
+    def _load(self, node: cst.Name) -> None:
+        self.loads.append((self.ctx.scope, node))
+        self.top_of[id(node)] = self.ctx.current_top
 
     def _assignment(self, node: cst.Assign) -> None:
         stored = [t.target for t in node.targets if not isinstance(t.target, cst.Name)]
@@ -116,6 +123,7 @@ class _Uses(cst.CSTVisitor):
         ctx = self.ctx
         if not _is_current_device(ctx, value):
             return
+        self.top_of[id(value)] = ctx.current_top
         if isinstance(target, cst.Name):
             if ctx.scope.is_class:
                 self.class_stores.append(value)  # type: ignore[arg-type]  # also read as self.<name>
@@ -180,25 +188,32 @@ class CurrentDevice(Rule):
     TRIGGERS = ("current_device",)
 
     def prepare(self, ctx: Context) -> None:
-        scan = _Uses(ctx)
         # Only statements that spell current_device can bind it; a name's reads are in the same statement,
-        # except for module-level names (below).
-        everything, ctx.skip = ctx.skip, ctx.skip_unless(self.TRIGGERS)
-        try:
-            fastwalk.visit(ctx.module, scan)
-        finally:
-            narrowed, ctx.skip = ctx.skip, everything
-        if narrowed and any(scope_id == id(ctx.scopes.root) for scope_id, _ in scan.bindings):
-            # A module-level name can be read in statements that were skipped: walk them all.
+        # except for module-level names (``finish``).
+        narrowed = ctx.skip_unless(self.TRIGGERS)
+        body = ctx.module.body
+        tops = {index for index, stmt in enumerate(body) if id(stmt) not in narrowed}
+        ctx.notes[SCAN] = _Scan(ctx, tops, bool(narrowed))
+
+    def observe(self, ctx: Context, node: cst.CSTNode) -> None:
+        ctx.notes[SCAN].observe(node)  # type: ignore[attr-defined]
+
+    def finish(self, ctx: Context) -> None:
+        """Decide each binding from all its reads, then give the calls rewritten in the walk the method
+        decided (the walk could not know it: reads come after the call)."""
+        scan: _Scan = ctx.notes[SCAN]  # type: ignore[assignment]
+        if scan.narrowed and any(scope_id == id(ctx.scopes.root) for scope_id, _ in scan.bindings):
+            # A module-level name can be read in statements that were not observed: walk them all.
             ctx.notes[FULL_WALK] = True
             return
+        top = lambda node: scan.top_of.get(id(node), -1)  # noqa: E731
         decisions: Dict[int, str] = {}
         for call in scan.attribute_stores:
             ctx.report(self, call, "stored on an attribute or in a container, whose uses cannot be followed: ported as "
-                       "an index; where it is used as a device, write get_accelerator().current_device_name()")
+                       "an index; where it is used as a device, write get_accelerator().current_device_name()", top(call))
         for call in scan.class_stores:
             ctx.report(self, call, "a class attribute, whose uses cannot be followed: ported as an index; where it is "
-                       "used as a device, write get_accelerator().current_device_name()")
+                       "used as a device, write get_accelerator().current_device_name()", top(call))
         for call in scan.attribute_stores + scan.class_stores:
             decisions[id(call)] = INDEX_METHOD
         reads: DefaultDict[str, List[Tuple[Scope, cst.Name]]] = defaultdict(list)
@@ -209,16 +224,20 @@ class CurrentDevice(Rule):
                 method = INDEX_METHOD
                 for call in calls:
                     ctx.report(self, call, f"`{name}` is declared global or nonlocal, so its uses cannot be followed: "
-                               "ported as an index")
+                               "ported as an index", top(call))
             else:
                 method = self._decide(ctx, scan, scope_id, name, reads[name])
             for call in calls:
                 # `a = b = torch.cuda.current_device()`: a name only if every name wants one.
                 if decisions.get(id(call)) != INDEX_METHOD:
                     decisions[id(call)] = method
-        ctx.notes[NOTE] = decisions
+        for call_id, (method_name, provisional) in scan.pending.items():
+            decided = decisions.get(call_id, provisional)
+            if decided != provisional:
+                # The node was made by this walk and is referenced only by its rewrite and that rewrite's site.
+                object.__setattr__(method_name, "value", decided)
 
-    def _decide(self, ctx: Context, scan: _Uses, scope_id: int, name: str, reads: List[Tuple[Scope, cst.Name]]) -> str:
+    def _decide(self, ctx: Context, scan: _Scan, scope_id: int, name: str, reads: List[Tuple[Scope, cst.Name]]) -> str:
         """Every read of the name that can see this binding decides, wherever it is in the scope (a
         later rebinding does not hide the reads before it) and in the functions nested in it."""
         device: List[cst.Name] = []
@@ -246,11 +265,12 @@ class CurrentDevice(Rule):
             return NAME_METHOD
         for node in unknown:
             ctx.report(self, node, f"`{name}` holds torch.cuda.current_device(); cannot tell whether this use "
-                       "wants a device or an index: ported as an index")
+                       "wants a device or an index: ported as an index", scan.top_of.get(id(node), -1))
         reason = "it is also used as an integer" if other else "another use of it cannot be classified"
         for node in device:
             ctx.report(self, node, f"`{name}` holds torch.cuda.current_device(), ported as an index because {reason}, "
-                       f"but is used as a device here: pass get_accelerator().device_name({name})")
+                       f"but is used as a device here: pass get_accelerator().device_name({name})",
+                       scan.top_of.get(id(node), -1))
         return INDEX_METHOD
 
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
@@ -267,9 +287,13 @@ class CurrentDevice(Rule):
     def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
         if not _is_current_device(ctx, original):
             return None
-        decided = ctx.notes.get(NOTE, {}).get(id(original))  # type: ignore[union-attr]
-        method = decided or (NAME_METHOD if ctx.role(original) == DEVICE else INDEX_METHOD)
-        return updated.with_changes(func=ctx.accel(method))
+        # What its own place says; ``finish`` changes it where a binding's reads decide otherwise.
+        method = NAME_METHOD if ctx.role(original) == DEVICE else INDEX_METHOD
+        func = ctx.accel(method)
+        scan = ctx.notes.get(SCAN)
+        if scan is not None:
+            scan.pending[id(original)] = (func.attr, method)  # type: ignore[union-attr, attr-defined]
+        return updated.with_changes(func=func)
 
     def visit_FormattedString(self, ctx: Context, node: cst.FormattedString) -> None:
         part = _is_cuda_fstring(node)
