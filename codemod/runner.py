@@ -296,6 +296,6 @@ def iterate(sources: Sequence[Source], settings: Settings, mode: Mode, jobs: int
     if jobs <= 1 or len(work) <= 1:
         yield from map(_process_star, work)
         return
-    chunk = max(1, min(2, len(work) // (jobs * 4)))
+    chunk = max(1, min(16, len(work) // (jobs * 4)))
     with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
         yield from pool.map(_process_star, work, chunksize=chunk)
