@@ -122,8 +122,6 @@ def _context(module: cst.Module, markers, stmts, skip: Set[int], rules: Sequence
         prepare = getattr(rule, "prepare", None)
         if prepare is not None:
             prepare(ctx)
-            if ctx.notes.get(FULL_WALK):
-                break
     return ctx
 
 
@@ -158,8 +156,7 @@ def _transform_module(
     if stmts is not None:
         skip = stmts.without(trigger for rule in rules for trigger in rule.TRIGGERS)
     ctx = _context(module, markers, stmts, skip, rules)
-    if not ctx.notes.get(FULL_WALK):
-        new_module, transformer = _walk(module, ctx, rules)
+    new_module, transformer = _walk(module, ctx, rules)
     if ctx.notes.get(FULL_WALK):
         if marker is not None:
             return None
