@@ -14,7 +14,7 @@ import re
 import warnings
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -30,6 +30,7 @@ class Statements:
     groups: List[List[ast.stmt]]
     source: str = ""
     _starts: Optional[List[int]] = field(default=None, repr=False)
+    _without: Dict[Tuple[str, ...], FrozenSet[int]] = field(default_factory=dict, repr=False)
 
     def start_offset(self, index: int, stmt: cst.CSTNode) -> Optional[int]:
         """Where LibCST's statement ``index`` (its leading comment lines included) starts in ``source``.
@@ -47,15 +48,21 @@ class Statements:
         start, end = self.ranges[index]
         return "".join(self.lines[start - 1 : end])
 
-    def without(self, triggers: Iterable[str]) -> Set[int]:
+    def without(self, triggers: Iterable[str]) -> FrozenSet[int]:
         """Indices of statements whose text holds none of ``triggers`` nor a module-level alias of one.
 
         ``from torch.cuda import synchronize as sync`` makes ``sync()`` a match although its statement
-        never spells ``cuda``: the local names of such imports count as triggers too.
+        never spells ``cuda``: the local names of such imports count as triggers too. Remembered per
+        trigger set: the sparse parse and the transform of the same file both ask.
         """
-        words = tuple(triggers)
-        words += tuple(self._aliases(words))
-        return {i for i in range(len(self.ranges)) if not any(w in self.text(i) for w in words)}
+        key = tuple(triggers)
+        found = self._without.get(key)
+        if found is None:
+            words = key + tuple(self._aliases(key))
+            found = self._without[key] = frozenset(
+                i for i in range(len(self.ranges)) if not any(w in self.text(i) for w in words)
+            )
+        return found
 
     def render(self, original: cst.Module, new: cst.Module) -> Optional[str]:
         """``new.code``, copying the statements ``new`` shares with ``original`` from the source text.
@@ -175,9 +182,10 @@ def parse_ast(text: str) -> ast.Module:
         return ast.parse(text)
 
 
-def statements(text: str, module: cst.Module) -> Optional[Statements]:
-    """The layout of ``text``, paired with LibCST's ``module.body``; None where they cannot be paired."""
-    found = layout(text)
+def statements(text: str, module: cst.Module, found: Optional[Statements] = None) -> Optional[Statements]:
+    """The layout of ``text`` (``found``, where the caller has it already), paired with LibCST's
+    ``module.body``; None where they cannot be paired."""
+    found = found if found is not None else layout(text)
     return found if found is not None and len(found.ranges) == len(module.body) else None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import List, Optional, Sequence, Set, Tuple
+from typing import AbstractSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -11,7 +11,7 @@ from accelport.codemod import fastwalk, imports, suppress, torch_target
 from accelport.codemod.context import FULL_WALK, Context, Site
 from accelport.codemod.names import build_scopes
 from accelport.codemod.sparse import Sparse, sparse
-from accelport.codemod.statements import layout as statements_layout, scope_skippable, statements
+from accelport.codemod.statements import Statements, layout as statements_layout, scope_skippable, statements
 from accelport.codemod.results import ORDER, Finding, FileResult
 from accelport.codemod.settings import Settings
 from accelport.codemod.transformer import RuleTransformer
@@ -58,11 +58,11 @@ def transform_source(text: str, path: str, settings: Settings, want_fixes: bool 
         markers = suppress.parse(text)
         result.unused_suppressions = markers.unused() if markers else []
         return result
-    layout = statements_layout(text) if SPARSE else None
-    if layout is not None:
+    layout = statements_layout(text)
+    if SPARSE and layout is not None:
         reduced = sparse(layout, layout.without(trigger for rule in rules for trigger in rule.TRIGGERS))
         if reduced is not None:
-            done = _try_sparse(reduced, text, path, settings, rules, want_fixes)
+            done = _try_sparse(reduced, layout, text, path, settings, rules, want_fixes)
             if done is not None:
                 return done
     try:
@@ -77,7 +77,7 @@ def transform_source(text: str, path: str, settings: Settings, want_fixes: bool 
         result.error = f"cannot parse: {type(exc).__name__}: {exc}"
         return result
     try:
-        return _transform_module(module, text, path, settings, rules, want_fixes, result)  # type: ignore[return-value]
+        return _transform_module(module, text, path, settings, rules, want_fixes, result, layout)  # type: ignore[return-value]
     except RecursionError:
         result.error = "expression nested too deeply to transform"
     except Exception as exc:  # noqa: BLE001
@@ -90,14 +90,20 @@ def transform_source(text: str, path: str, settings: Settings, want_fixes: bool 
 
 
 def _try_sparse(
-    reduced: Sparse, text: str, path: str, settings: Settings, rules: Sequence[Rule], want_fixes: bool
+    reduced: Sparse,
+    layout: Statements,
+    text: str,
+    path: str,
+    settings: Settings,
+    rules: Sequence[Rule],
+    want_fixes: bool,
 ) -> Optional[FileResult]:
     """The result from parsing only what the rules can touch; None where the full parse must decide
     (anything LibCST refuses or that fails is then reported from the file's own text)."""
     try:
         module = cst.parse_module(reduced.text)
         result = FileResult(path=path, old_text=text, new_text=text)
-        return _transform_module(module, text, path, settings, rules, want_fixes, result, reduced.marker)
+        return _transform_module(module, text, path, settings, rules, want_fixes, result, layout, reduced.marker)
     except Exception:  # noqa: BLE001 - the full parse reports it, at the file's own positions
         return None
 
@@ -112,7 +118,7 @@ def _allowed_lines(module: cst.Module, stmts, tops: Set[int]) -> List[Tuple[int,
     return allowed
 
 
-def _context(module: cst.Module, markers, stmts, skip: Set[int], rules: Sequence[Rule]) -> Context:
+def _context(module: cst.Module, markers, stmts, skip: AbstractSet[int], rules: Sequence[Rule]) -> Context:
     body = module.body
     scope_skip = {id(body[i]) for i in skip if stmts is not None and scope_skippable(stmts, i)}
     ctx = Context(module, build_scopes(module, scope_skip), markers)
@@ -144,15 +150,17 @@ def _transform_module(
     rules: Sequence[Rule],
     want_fixes: bool,
     result: FileResult,
+    layout: Optional[Statements] = None,
     marker: Optional[str] = None,
 ) -> Optional[FileResult]:
-    """``result`` filled in. With ``marker`` (``module`` is a sparse parse, see codemod/sparse.py): None
-    where that parse cannot give the answer, and the caller parses the whole file."""
+    """``result`` filled in (``layout``: the text's statements, where already worked out). With
+    ``marker`` (``module`` is a sparse parse, see codemod/sparse.py): None where that parse cannot give
+    the answer, and the caller parses the whole file."""
     markers = suppress.parse(text)
-    stmts = statements(text, module)
+    stmts = statements(text, module, layout)
     if marker is not None and stmts is None:
         return None
-    skip: Set[int] = set()
+    skip: AbstractSet[int] = frozenset()
     if stmts is not None:
         skip = stmts.without(trigger for rule in rules for trigger in rule.TRIGGERS)
     ctx = _context(module, markers, stmts, skip, rules)
