@@ -153,14 +153,13 @@ def statement_positions(module: cst.Module, statements, top: int, wanted: Option
     """``Positions`` of one top-level statement, shifted to where it stands in the file; False when its
     generated code does not match the file's text at the place ``statements`` gives for it."""
     start = statements.start_offset(top, module.body[top])
-    if start is None:
+    # Lines are counted by "\n" below: with "\r" line ends they could not be, whatever the code.
+    if start is None or "\r" in statements.source:
         return False
     stmt_module = module.with_changes(body=[module.body[top]], header=[], footer=[], has_trailing_newline=True)
     found = positions(stmt_module, wanted)
     code = "".join(found.tokens)
     if statements.source[start : start + len(code)] != code:
-        return False
-    if "\r" in statements.source:
         return False
     found.shift = statements.source.count("\n", 0, start)
     return found

@@ -123,6 +123,10 @@ class _Scan:
         if ctx.is_ref(node) and id(node) not in ctx.store_targets:
             self._load(node)
 
+    def top(self, node: cst.CSTNode) -> int:
+        """The top-level statement ``node`` was observed in (-1: not observed)."""
+        return self.top_of.get(id(node), -1)
+
     def _load(self, node: cst.Name) -> None:
         self.loads.append((self.ctx.scope, node))
         self.top_of[id(node)] = self.ctx.current_top
@@ -234,7 +238,7 @@ class CurrentDevice(Rule):
             # A module-level name can be read in statements that were not observed: walk them all.
             ctx.notes[FULL_WALK] = True
             return
-        top = lambda node: scan.top_of.get(id(node), -1)  # noqa: E731
+        top = scan.top
         decisions: Dict[int, str] = {}
         for call in scan.attribute_stores:
             ctx.report(self, call, "stored on an attribute or in a container, whose uses cannot be followed: ported as "
@@ -293,12 +297,12 @@ class CurrentDevice(Rule):
             return NAME_METHOD
         for node in unknown:
             ctx.report(self, node, f"`{name}` holds torch.cuda.current_device(); cannot tell whether this use "
-                       "wants a device or an index: ported as an index", scan.top_of.get(id(node), -1))
+                       "wants a device or an index: ported as an index", scan.top(node))
         reason = "it is also used as an integer" if other else "another use of it cannot be classified"
         for node in device:
             ctx.report(self, node, f"`{name}` holds torch.cuda.current_device(), ported as an index because {reason}, "
                        f"but is used as a device here: pass get_accelerator().device_name({name})",
-                       scan.top_of.get(id(node), -1))
+                       scan.top(node))
         return INDEX_METHOD
 
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
