@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import libcst as cst
 
+from accelport.codemod import guards
 from accelport.codemod.context import DEVICE, Context
 from accelport.codemod.roles import keyword, positional
 from accelport.rules.base import Rule, keep_parens
@@ -37,7 +38,27 @@ def _str_call_arg(node: cst.BaseExpression) -> Optional[cst.BaseExpression]:
     return None
 
 
-class CudaDeviceString(Rule):
+def _device_type(ctx: Context, node: cst.IfExp):
+    """``"cuda" if "cuda" in device else "cpu"`` and ``"cuda" if x.device.type == "cuda" else "cpu"``: the
+    question's literal, the device operand, and whether that operand is already a ``.type``."""
+    if not isinstance(node.test, cst.Comparison):
+        return None
+    found = guards.question_operand(ctx, node.test)
+    if found is None or found[2] != DEVICE or string_value(found[0]) != "cuda":
+        return None
+    literal, negated, _ = found
+    cuda_branch, cpu_branch = (node.orelse, node.body) if negated else (node.body, node.orelse)
+    if string_value(cuda_branch) != "cuda" or string_value(cpu_branch) != "cpu":
+        return None
+    op = node.test.comparisons[0].operator
+    device = node.test.comparisons[0].comparator if node.test.left is literal else node.test.left
+    is_type = isinstance(device, cst.Attribute) and device.attr.value == "type"
+    if not (is_type or isinstance(op, (cst.In, cst.NotIn))):
+        return None  # `device == "cuda"` is false for "cuda:0": not the device's type
+    return literal, device, is_type
+
+
+class CudaDeviceString(guards.GuardHooks, Rule):
     """Rewrite `'cuda'` / `'cuda:N'` / `f'cuda:{i}'` device strings in device contexts to `get_accelerator().device_name(...)`.
 
     ## What it does
@@ -84,11 +105,16 @@ class CudaDeviceString(Rule):
         if ctx.role(original) != DEVICE:
             return None
         value = string_value(original)
+        replacement = None
         if value == "cuda":
-            return keep_parens(self._device_name(ctx), updated)
+            replacement = keep_parens(self._device_name(ctx), updated)
         match = _INDEXED.fullmatch(value or "")
         if match:
-            return keep_parens(self._device_name(ctx, cst.Integer(str(int(match.group(1))))), updated)
+            replacement = keep_parens(self._device_name(ctx, cst.Integer(str(int(match.group(1))))), updated)
+        if replacement is not None:
+            if guards.is_question(ctx, original):
+                return guards.propose(ctx, self, original, updated, replacement, f"the device comparison with {value!r}")
+            return replacement
         self._unported(ctx, original, value)
         return None
 
@@ -134,8 +160,37 @@ class CudaDeviceString(Rule):
             ctx.report(self, node, "a CUDA device string this rule cannot rewrite: build it with "
                        "get_accelerator().device_name(index)")
 
+    # -- a device's type computed from a question ----------------------------------------
+    def visit_IfExp(self, ctx: Context, node: cst.IfExp) -> None:
+        super().visit_IfExp(ctx, node)
+        found = _device_type(ctx, node)
+        if found is not None:
+            for literal in (node.body, node.orelse, found[0]):
+                ctx.claim(literal)
+
+    def leave_IfExp(self, ctx: Context, original: cst.IfExp, updated: cst.IfExp):
+        super().leave_IfExp(ctx, original, updated)
+        found = _device_type(ctx, original)
+        if found is None:
+            return None
+        _, device, is_type = found
+        # The device operand as the walk left it (the comparison is the whole test).
+        test = updated.test
+        assert isinstance(test, cst.Comparison)
+        operand = test.left if original.test.left is device else test.comparisons[0].comparator  # type: ignore[attr-defined]
+        if is_type:
+            return keep_parens(operand.with_changes(lpar=[], rpar=[]) if operand.lpar else operand, updated)
+        if ctx.qname(cst.Name("torch")) != "torch":
+            ctx.report(self, original, "computes a device type from a CUDA question: write torch.device(device).type "
+                       "(import torch) so it stays that device's own type")
+            return None
+        inner = guards.str_argument(operand)
+        call = cst.Call(func=cst.Attribute(value=cst.Name("torch"), attr=cst.Name("device")), args=[cst.Arg(inner)])
+        return keep_parens(cst.Attribute(value=call, attr=cst.Name("type")), updated)
+
     # -- calls -------------------------------------------------------------------------
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
+        super().visit_Call(ctx, node)
         pair = self._torch_device_pair(ctx, node)
         if pair is not None:
             ctx.claim(pair[0].value)  # the 'cuda' goes into the index's device_name(i)

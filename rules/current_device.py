@@ -9,12 +9,15 @@ import libcst as cst
 
 from accelport.codemod.context import FULL_WALK, DEVICE, INDEX, Context
 from accelport.codemod.names import Scope
+from accelport.codemod.roles import is_device_word
 from accelport.rules.base import Rule, keep_parens
 
 CURRENT = "torch.cuda.current_device"
 NAME_METHOD = "current_device_name"
 INDEX_METHOD = "current_device"
 SCAN = "current-device-scan"
+CONTAINER = ("stored in a container, whose uses cannot be followed: ported as an index; where it is used as a "
+             "device, write get_accelerator().current_device_name()")
 
 Key = Tuple[int, str]
 
@@ -114,6 +117,12 @@ class _Scan:
     def _call(self, node: cst.Call) -> None:
         self.neutral.update(map(id, _neutral_args(self.ctx, node)))
 
+    def _comparison(self, node: cst.Comparison) -> None:
+        # `dev == local_device`: the value compared is the int it was, whatever the other side is called.
+        for operand in (node.left, *(target.comparator for target in node.comparisons)):
+            if isinstance(operand, cst.Name):
+                self.int_reads.add(id(operand))
+
     def _fstring_expression(self, node: cst.FormattedStringExpression) -> None:
         if self.ctx.role(node.expression) is None:
             self.neutral.add(id(node.expression))
@@ -160,6 +169,7 @@ _OBSERVERS = {
     cst.Global: _Scan._global,
     cst.Nonlocal: _Scan._nonlocal,
     cst.Call: _Scan._call,
+    cst.Comparison: _Scan._comparison,
     cst.FormattedStringExpression: _Scan._fstring_expression,
     cst.Name: _Scan._name,
 }
@@ -304,6 +314,30 @@ class CurrentDevice(Rule):
                        f"but is used as a device here: pass get_accelerator().device_name({name})",
                        scan.top(node))
         return INDEX_METHOD
+
+    def visit_Comparison(self, ctx: Context, node: cst.Comparison) -> None:
+        # Compared, it stays an int: a device name never equals the int the other side may hold.
+        for operand in (node.left, *(target.comparator for target in node.comparisons)):
+            if _is_current_device(ctx, operand):
+                ctx.set_role(operand, INDEX)
+
+    def visit_Dict(self, ctx: Context, node: cst.Dict) -> None:
+        for element in node.elements:
+            if not isinstance(element, cst.DictElement) or not _is_current_device(ctx, element.value):
+                continue
+            key = element.key.evaluated_value if isinstance(element.key, cst.SimpleString) else None
+            if isinstance(key, str) and is_device_word(key):
+                ctx.set_role(element.value, DEVICE)  # `{"device": ...}` is read as a device
+            elif ctx.role(element.value) is None:
+                ctx.report(self, element.value, CONTAINER)
+
+    def _elements(self, ctx: Context, node) -> None:
+        for element in node.elements:
+            value = element.value
+            if _is_current_device(ctx, value) and ctx.role(value) is None:
+                ctx.report(self, value, CONTAINER)
+
+    visit_List = visit_Tuple = visit_Set = _elements
 
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
         if _is_current_device(ctx, node):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from accelport.codemod import guards
 from accelport.codemod.context import BACKEND, Context
 from accelport.rules.base import Rule, keep_parens
 from accelport.rules.cuda_device_string import string_value
@@ -11,7 +12,7 @@ from accelport.rules.cuda_device_string import string_value
 NCCL_CONSTANTS = frozenset({"torch.distributed.Backend.NCCL", "torch.distributed.distributed_c10d.Backend.NCCL"})
 
 
-class NcclBackend(Rule):
+class NcclBackend(guards.GuardHooks, Rule):
     """Rewrite the `'nccl'` backend to `get_accelerator().communication_backend_name()`.
 
     ## What it does
@@ -51,5 +52,8 @@ class NcclBackend(Rule):
 
     def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
         if ctx.role(original) == BACKEND and string_value(original) == "nccl":
-            return keep_parens(ctx.accel_call("communication_backend_name"), updated)
+            replacement = keep_parens(ctx.accel_call("communication_backend_name"), updated)
+            if guards.is_question(ctx, original):
+                return guards.propose(ctx, self, original, updated, replacement, "the backend comparison with 'nccl'")
+            return replacement
         return None

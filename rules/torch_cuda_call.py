@@ -6,6 +6,7 @@ from typing import Dict, FrozenSet, Optional, Tuple
 
 import libcst as cst
 
+from accelport.codemod import guards
 from accelport.codemod.context import Context
 from accelport.rules.base import Rule, keep_parens
 
@@ -74,6 +75,28 @@ def port_of(qname: str) -> Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]]:
     return None
 
 
+# Members that every backend's stream and event objects have (accelerator_runtime/abstract.py, cpu_parts.py).
+STREAM_MEMBERS = frozenset({"synchronize", "query", "wait_stream", "wait_event", "record_event", "device", "priority"})
+EVENT_MEMBERS = frozenset({"record", "query", "synchronize", "wait", "elapsed_time"})
+# torch.cuda names whose result (or the class itself) is a stream or an event.
+OBJECT_MEMBERS: Dict[str, FrozenSet[str]] = {
+    "current_stream": STREAM_MEMBERS, "default_stream": STREAM_MEMBERS, "Stream": STREAM_MEMBERS,
+    "Event": EVENT_MEMBERS,
+}  # fmt: skip
+ANNOTATIONS = "torch-cuda-call.annotations"
+LACKING = "torch-cuda-call.lacking"
+
+
+def _lacks(what: str, kind: str, member: str) -> str:
+    kind = "event" if kind == "Event" else "stream"
+    return (f"`{what}`: the accelerator's {kind} has no `{member}` (CUDA only); left as written: use it only under "
+            "`if get_accelerator().device_name() == 'cuda':`")
+
+
+def _is_available_call(ctx: Context, node: cst.Call) -> bool:
+    return not node.args and ctx.qname(node.func) == guards.AVAILABLE
+
+
 def build(ctx: Context, steps: Tuple[str, ...], rest: Tuple[str, ...]) -> cst.BaseExpression:
     expr: cst.BaseExpression = ctx.accel()
     for step in (*steps, *rest):
@@ -94,7 +117,7 @@ def cuda_chain(ctx: Context, node: cst.CSTNode) -> Optional[str]:
     return qname
 
 
-class TorchCudaCall(Rule):
+class TorchCudaCall(guards.GuardHooks, Rule):
     """Rewrite `torch.cuda.X` to `get_accelerator().X` where the runtime has the same operation.
 
     ## What it does
@@ -135,6 +158,21 @@ class TorchCudaCall(Rule):
         found = port_of(qname)
         if found is None:
             return None
+        if ctx.notes.get(ANNOTATIONS):
+            ctx.report(self, original, f"`{qname}` in a type annotation: left as written (a call is not a type); "
+                       "annotate with the device-generic type (torch.Stream, torch.Event, torch.amp.GradScaler, "
+                       "torch.Tensor) or write the CUDA type as a string")
+            return None
+        steps, rest = found
+        if steps == ("is_available",):
+            # Called, it is ported whole (leave_Call); a reference would later answer True on the CPU.
+            ctx.report(self, original, "`torch.cuda.is_available` passed on uncalled: its accelerator form answers True "
+                       "on the CPU; pass `lambda: get_accelerator().device_name() == 'cuda'` or port by hand")
+            return None
+        members = OBJECT_MEMBERS.get(steps[0])
+        if rest and members is not None and rest[0] not in members:
+            ctx.report(self, original, _lacks(qname, steps[0], rest[0]))
+            return None
         return keep_parens(build(ctx, *found), updated)
 
     def leave_Attribute(self, ctx: Context, original: cst.Attribute, updated: cst.Attribute):
@@ -142,10 +180,33 @@ class TorchCudaCall(Rule):
         if call is not None:
             args = updated.value.args  # type: ignore[attr-defined]
             return keep_parens(ctx.accel_call("total_memory", *args), updated)
+        if id(original) in ctx.notes.get(LACKING, ()):  # type: ignore[operator]
+            qname = normalise(ctx.qname(original.value.func) or "")  # type: ignore[attr-defined]
+            ctx.report(self, original, _lacks(f"{qname}(...).{original.attr.value}", qname.rsplit(".", 1)[-1],
+                                              original.attr.value))
+            return None
         return self._port(ctx, original, updated)
 
     def leave_Name(self, ctx: Context, original: cst.Name, updated: cst.Name):
         return self._port(ctx, original, updated)
+
+    # -- questions and annotations ---------------------------------------------------------
+    def visit_Call(self, ctx: Context, node: cst.Call) -> None:
+        super().visit_Call(ctx, node)
+        if _is_available_call(ctx, node):
+            ctx.claim(node.func)
+
+    def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
+        if not _is_available_call(ctx, original):
+            return None
+        replacement = keep_parens(ctx.accel_call("is_available"), updated)
+        return guards.available_value(ctx, original, replacement)
+
+    def visit_Annotation(self, ctx: Context, node: cst.Annotation) -> None:
+        ctx.notes[ANNOTATIONS] = ctx.notes.get(ANNOTATIONS, 0) + 1  # type: ignore[operator]
+
+    def leave_Annotation(self, ctx: Context, original: cst.Annotation, updated: cst.Annotation) -> None:
+        ctx.notes[ANNOTATIONS] = ctx.notes.get(ANNOTATIONS, 1) - 1  # type: ignore[operator]
 
     # -- reshaped expressions ------------------------------------------------------------
     def visit_Subscript(self, ctx: Context, node: cst.Subscript) -> None:
@@ -171,6 +232,15 @@ class TorchCudaCall(Rule):
     def visit_Attribute(self, ctx: Context, node: cst.Attribute) -> None:
         if self._properties_call(ctx, node) is not None:
             ctx.claim(node.value)
+            return
+        value = node.value
+        if isinstance(value, cst.Call) and ctx.is_chain_top(node):
+            qname = ctx.qname(value.func)
+            members = OBJECT_MEMBERS.get(normalise(qname)[len(CUDA) + 1 :]) if qname and qname.startswith(CUDA + ".") else None
+            if members is not None and node.attr.value not in members:
+                # `torch.cuda.current_stream().cuda_stream`: the whole expression stays CUDA's.
+                ctx.claim(value.func)
+                ctx.notes.setdefault(LACKING, set()).add(id(node))  # type: ignore[union-attr]
 
     @staticmethod
     def _properties_call(ctx: Context, node: cst.Attribute) -> Optional[cst.Call]:

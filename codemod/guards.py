@@ -1,0 +1,653 @@
+"""Guards: questions about CUDA keep their meaning (§11 of the porting rules).
+
+``torch.cuda.is_available()``, ``x.is_cuda``, ``x.device.type == "cuda"``, ``"cuda" in str(device)`` and
+``backend == "nccl"`` ask "am I on CUDA?". Their accelerator forms (``is_available()``,
+``on_accelerator(x)``, ``== device_name()``) are true on the CPU accelerator too, so they may replace
+the question only where everything the guard protects runs on any backend once ported.
+
+How it is decided, in the one rule walk (no second pass):
+
+- On the way down, the test of an ``if``/``elif``, a conditional expression, a ``while`` and an ``assert``
+  is split into *atoms* (through ``not``, ``and``, ``or``; ``!=`` and ``not in`` flip the polarity). Each
+  atom gets a *region*: what runs when it is true. For a positive atom that is the body (the true
+  branch); for a negative one the ``else`` branch, plus the rest of the block when the body always leaves
+  it (``if not torch.cuda.is_available(): return``); for an ``assert``, the rest of the block.
+- The region's original subtrees are scanned once, then: vendor libraries and CUDA extension modules
+  (imports or names), ``torch.backends.cudnn``/``torch.version.cuda``/``cpp_extension``, custom
+  ``torch.ops`` namespaces, ``fused=True``, ``device_map`` with device numbers and ``nvcc`` make it
+  CUDA-only at once; ``torch.cuda`` names, ``.cuda()`` calls and CUDA device or ``"nccl"`` literals make
+  it CUDA-only unless the walk rewrote them (``ctx.fixes``).
+- A rule that rewrites an atom hands its replacement to ``propose``, which returns it provisionally.
+  When the walk leaves the region, any finding reported inside it or any CUDA-only thing left in it
+  decides "CUDA-only": the atom then goes back to a CUDA question (``is_available()`` becomes
+  ``get_accelerator().device_name() == "cuda"``; ``x.is_cuda`` and string comparisons are left as
+  written and reported). The test node, already rebuilt by the walk, is changed in place.
+
+An atom whose value is not a guard (assigned, returned, passed on) cannot be followed cheaply:
+``is_available()`` becomes the CUDA question; ``.is_cuda`` and string comparisons are left and reported,
+except as ``non_blocking=``/``pin_memory=`` arguments, which only tune a copy.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from accelport.codemod.context import BACKEND, DEVICE, Context, Site
+from accelport.codemod.roles import is_backend_word, is_device_word, terminal_name
+
+NOTES_KEY = "guards"
+AVAILABLE = "torch.cuda.is_available"
+CUDA_QUESTION = 'get_accelerator().device_name() == "cuda"'
+
+# Libraries that exist only for NVIDIA GPUs (a root module name), and words that name a CUDA
+# extension module (``fused_adam_cuda``, ``from .csrc import cuda_kernels``).
+VENDOR_ROOTS = frozenset(
+    {
+        "apex", "amp_C", "triton", "flash_attn", "flash_attn_2_cuda", "bitsandbytes", "cupy", "pynvml",
+        "nvidia", "pycuda", "xformers", "transformer_engine", "cutlass", "tensorrt", "torch_tensorrt",
+        "nvtx", "mamba_ssm", "causal_conv1d", "selective_scan_cuda", "vllm", "flashinfer", "liger_kernel",
+        "deep_gemm", "nccl",
+    }
+)  # fmt: skip
+CUDA_WORDS = re.compile(r"cuda|cudnn|cublas|nccl|nvtx|triton|cutlass|nvml", re.IGNORECASE)
+CUDA_ONLY_TORCH = (
+    "torch.backends.cuda", "torch.backends.cudnn", "torch.version.cuda", "torch.utils.cpp_extension",
+    "torch.cuda.amp.custom_fwd", "torch.cuda.amp.custom_bwd",
+)  # fmt: skip
+# torch.ops namespaces every backend has; any other is a project's or a library's custom kernel.
+PORTABLE_OPS = frozenset({"aten", "prims", "quantized", "_c10d_functional", "c10d", "profiler"})
+DEVICE_LITERAL = re.compile(r"cuda(:\d+)?")
+# Keyword arguments whose value only tunes a copy: an accelerator question is right there.
+TUNING_KEYWORDS = frozenset({"non_blocking", "pin_memory"})
+HALF = frozenset({"torch.float16", "torch.half"})
+# A constant chosen by a conditional expression (`"fp16" if "cuda" in device else "bf16"`) is a choice
+# made for CUDA; a device literal is a candidate instead (ported where it is used as a device).
+CONSTANTS = (cst.SimpleString, cst.Integer, cst.Float, cst.ConcatenatedString, cst.FormattedString)
+EXITS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
+
+
+@dataclass
+class Region:
+    """What runs when a guard atom is true, and what was found in it."""
+
+    ids: Set[int] = field(default_factory=set)
+    reasons: List[str] = field(default_factory=list)
+    # (node, ids of it and its ancestors in the region, what it is): CUDA-only unless one was rewritten.
+    candidates: List[Tuple[cst.CSTNode, Tuple[int, ...], str]] = field(default_factory=list)
+    atoms: List["Atom"] = field(default_factory=list)
+    # The rebuilt node whose ``test`` holds the atoms (captured when the walk leaves it).
+    holder: Optional[cst.CSTNode] = None
+    findings_from: int = 0
+    fixes_from: int = 0
+
+
+@dataclass
+class Atom:
+    node: cst.CSTNode
+    region: Region
+    bare: bool  # a whole test, or an operand of and/or/not: a comparison needs no parentheses there
+    top: int = -1
+    rule: object = None
+    replacement: Optional[cst.CSTNode] = None
+    restore: Optional[cst.CSTNode] = None
+    what: str = ""
+
+
+class Guards:
+    def __init__(self) -> None:
+        self.atoms: Dict[int, Atom] = {}
+        self.portable: Set[int] = set()
+        # Comparison operands that ask about CUDA ("cuda"/"nccl" next to a device or backend).
+        self.questions: Set[int] = set()
+        self.seen: Set[int] = set()
+        # id(node the walk leaves) -> regions decided then.
+        self.decide_at: Dict[int, List[Region]] = {}
+        # id(if/assert statement) -> its block and index, for regions that run to the end of the block.
+        self.rest_of: Dict[int, Tuple[cst.CSTNode, int]] = {}
+        # id(statement whose test holds atoms) -> regions whose holder it is.
+        self.holders: Dict[int, List[Region]] = {}
+        # id(is_available() call) whose CUDA question needs no parentheses where it stands.
+        self.bare: Set[int] = set()
+
+
+def state(ctx: Context) -> Guards:
+    found = ctx.notes.get(NOTES_KEY)
+    if found is None:
+        found = ctx.notes[NOTES_KEY] = Guards()
+    return found  # type: ignore[return-value]
+
+
+# -- atoms ------------------------------------------------------------------------------------
+def _string(node: cst.CSTNode) -> Optional[str]:
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    return None
+
+
+def str_argument(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``x`` for ``str(x)``, else the node."""
+    return _str_of(node)
+
+
+def _str_of(node: cst.BaseExpression) -> cst.BaseExpression:
+    """``x`` for ``str(x)``, else the node."""
+    if (
+        isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value == "str"
+        and len(node.args) == 1 and node.args[0].keyword is None and not node.args[0].star
+    ):  # fmt: skip
+        return node.args[0].value
+    return node
+
+
+def _device_like(node: cst.BaseExpression) -> bool:
+    node = _str_of(node)
+    if isinstance(node, cst.Attribute) and node.attr.value == "type":
+        node = node.value
+    name = terminal_name(node)
+    return name is not None and is_device_word(name)
+
+
+def _backend_like(ctx: Context, node: cst.BaseExpression) -> bool:
+    if isinstance(node, cst.Call):
+        qname = ctx.qname(node.func)
+        return qname is not None and qname.endswith(".get_backend") and qname.startswith("torch.distributed")
+    name = terminal_name(node)
+    return name is not None and is_backend_word(name)
+
+
+def question_operand(ctx: Context, node: cst.Comparison) -> Optional[Tuple[cst.SimpleString, bool, str]]:
+    """The CUDA literal of a one-operator comparison that asks "on CUDA?" (``device == "cuda"``,
+    ``"cuda" in str(device)``, ``backend == "nccl"``), whether it asks the negation, and the role."""
+    if len(node.comparisons) != 1:
+        return None
+    op = node.comparisons[0].operator
+    left, right = node.left, node.comparisons[0].comparator
+    negated = isinstance(op, (cst.NotEqual, cst.NotIn))
+    if not isinstance(op, (cst.Equal, cst.NotEqual, cst.In, cst.NotIn)):
+        return None
+    for literal, other in ((left, right), (right, left)):
+        value = _string(literal)
+        if value is None:
+            continue
+        if isinstance(op, (cst.In, cst.NotIn)) and literal is right:
+            continue  # `device in "cuda"` is not the question
+        if DEVICE_LITERAL.fullmatch(value) and _device_like(other):
+            return literal, negated, DEVICE  # type: ignore[return-value]
+        if value == "nccl" and _backend_like(ctx, other):
+            return literal, negated, BACKEND  # type: ignore[return-value]
+    return None
+
+
+def _is_cuda_read(node: cst.CSTNode) -> bool:
+    return isinstance(node, cst.Attribute) and node.attr.value == "is_cuda"
+
+
+def _atoms(ctx: Context, test: cst.BaseExpression, positive: bool, bare: bool, out: List[Tuple[cst.CSTNode, bool, bool]]) -> None:
+    """(atom, polarity, bare) for every question in ``test``."""
+    if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+        _atoms(ctx, test.expression, not positive, True, out)
+    elif isinstance(test, cst.BooleanOperation):
+        _atoms(ctx, test.left, positive, True, out)
+        _atoms(ctx, test.right, positive, True, out)
+    elif isinstance(test, cst.Call):
+        if not test.args and ctx.qname(test.func) == AVAILABLE:
+            out.append((test, positive, bare))
+    elif _is_cuda_read(test):
+        out.append((test, positive, bare))
+    elif isinstance(test, cst.Comparison):
+        found = question_operand(ctx, test)
+        if found is not None:
+            literal, negated, role = found
+            ctx.set_role(literal, role)  # `"cuda" in str(device)` is a device question too
+            out.append((literal, positive != negated, False))
+
+
+def _suite_exits(suite: cst.BaseSuite) -> bool:
+    """The block always leaves (its last statement returns, raises, continues, breaks or exits)."""
+    if isinstance(suite, cst.SimpleStatementSuite):
+        smalls: Sequence[cst.BaseSmallStatement] = suite.body
+    else:
+        body = suite.body
+        if not body or not isinstance(body[-1], cst.SimpleStatementLine):
+            return False
+        smalls = body[-1].body
+    if not smalls:
+        return False
+    last = smalls[-1]
+    if isinstance(last, EXITS):
+        return True
+    if isinstance(last, cst.Expr) and isinstance(last.value, cst.Call):
+        func = last.value.func
+        name = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        return name in ("exit", "_exit", "skip", "skipTest", "fail")
+    return False
+
+
+# -- entering tests -------------------------------------------------------------------------
+def enter_block(ctx: Context, block: cst.CSTNode) -> None:
+    """Note the ``if``s that leave the block and the ``assert``s: their regions run to its end."""
+    guards = state(ctx)
+    if id(block) in guards.seen:
+        return
+    guards.seen.add(id(block))
+    for index, stmt in enumerate(block.body):  # type: ignore[attr-defined]
+        if isinstance(stmt, cst.If) and _suite_exits(stmt.body):
+            guards.rest_of[id(stmt)] = (block, index)
+        elif isinstance(stmt, cst.SimpleStatementLine) and any(isinstance(s, cst.Assert) for s in stmt.body):
+            for small in stmt.body:
+                if isinstance(small, cst.Assert):
+                    guards.rest_of[id(small)] = (block, index)
+
+
+def enter_if(ctx: Context, node: cst.If) -> None:
+    guards = state(ctx)
+    if id(node) in guards.seen:
+        return
+    guards.seen.add(id(node))
+    found: List[Tuple[cst.CSTNode, bool, bool]] = []
+    _atoms(ctx, node.test, True, True, found)
+    if not found:
+        return
+    rest = guards.rest_of.get(id(node))
+    for atom, positive, bare in found:
+        if positive:
+            parts: List[cst.CSTNode] = [node.body]
+            end: cst.CSTNode = node
+        else:
+            parts = [node.orelse] if node.orelse is not None else []
+            end = node
+            if rest is not None:
+                block, index = rest
+                parts.extend(block.body[index + 1 :])  # type: ignore[attr-defined]
+                end = block
+        _register(ctx, guards, atom, bare, parts, node, end)
+
+
+def enter_test(ctx: Context, node: cst.CSTNode) -> None:
+    """``a if test else b``, ``while test:``, ``assert test``."""
+    guards = state(ctx)
+    if id(node) in guards.seen:
+        return
+    guards.seen.add(id(node))
+    found: List[Tuple[cst.CSTNode, bool, bool]] = []
+    _atoms(ctx, node.test, True, True, found)  # type: ignore[attr-defined]
+    if not found:
+        return
+    for atom, positive, bare in found:
+        if isinstance(node, cst.IfExp):
+            parts, end = [node.body if positive else node.orelse], node
+            branch = parts[0]
+            if (isinstance(branch, CONSTANTS) and not DEVICE_LITERAL.fullmatch(_string(branch) or "")) or (
+                isinstance(branch, cst.Name) and branch.value in ("True", "False", "None")
+            ):
+                _register(ctx, guards, atom, bare, parts, node, end)
+                guards.atoms[id(atom)].region.reasons.append(f"the value `{ctx.code(branch).strip()[:40]}` chosen for CUDA")
+                continue
+        elif isinstance(node, cst.While):
+            parts, end = ([node.body] if positive else []), node
+        else:  # assert: what follows runs only where the test held
+            rest = guards.rest_of.get(id(node))
+            if not positive or rest is None:
+                parts, end = [], node
+            else:
+                block, index = rest
+                parts, end = list(block.body[index + 1 :]), block  # type: ignore[attr-defined]
+        _register(ctx, guards, atom, bare, parts, node, end)
+
+
+def enter_call(ctx: Context, node: cst.Call) -> None:
+    """``non_blocking=x.is_cuda``: a question whose answer only tunes a copy may be the accelerator's."""
+    guards = state(ctx)
+    if id(node) in guards.seen:
+        return
+    guards.seen.add(id(node))
+    printed = isinstance(node.func, cst.Name) and node.func.value == "print"
+    for arg in node.args:
+        mark_bare(ctx, arg.value)
+        if printed:
+            portable(ctx, arg.value)
+        if arg.keyword is not None and arg.keyword.value in TUNING_KEYWORDS:
+            portable(ctx, arg.value)
+
+
+def portable(ctx: Context, expr: cst.BaseExpression) -> None:
+    """The questions in ``expr`` only tune a copy or are printed: the accelerator's answer is right."""
+    found: List[Tuple[cst.CSTNode, bool, bool]] = []
+    _atoms(ctx, expr, True, True, found)
+    state(ctx).portable.update(id(atom) for atom, _, _ in found)
+
+
+def enter_comparison(ctx: Context, node: cst.Comparison) -> None:
+    found = question_operand(ctx, node)
+    if found is not None:
+        state(ctx).questions.add(id(found[0]))
+    elif (
+        len(node.comparisons) == 1
+        and isinstance(node.comparisons[0].operator, (cst.Equal, cst.NotEqual))
+        and _is_cuda_read(node.left)
+        and _is_cuda_read(node.comparisons[0].comparator)
+    ):
+        # `a.is_cuda == b.is_cuda` asks "same kind of device?": both accelerator answers keep it.
+        state(ctx).portable.update((id(node.left), id(node.comparisons[0].comparator)))
+
+
+def _register(ctx: Context, guards: Guards, atom: cst.CSTNode, bare: bool, parts: Sequence[cst.CSTNode], holder: cst.CSTNode, end: cst.CSTNode) -> None:
+    region = Region(findings_from=len(ctx.findings), fixes_from=len(ctx.fixes))
+    for part in parts:
+        _scan(ctx, part, region, ())
+    guards.atoms[id(atom)] = Atom(atom, region, bare, ctx.current_top)
+    guards.decide_at.setdefault(id(end), []).append(region)
+    guards.holders.setdefault(id(holder), []).append(region)
+
+
+# -- scanning a region ----------------------------------------------------------------------
+def _module_reason(name: str) -> Optional[str]:
+    parts = [part for part in name.split(".") if part]
+    if not parts:
+        return None
+    if parts[0] in VENDOR_ROOTS:
+        return f"the CUDA-only library `{parts[0]}`"
+    for part in parts:
+        if CUDA_WORDS.search(part) and not (parts[0] == "torch"):
+            return f"the CUDA extension `{name}`"
+    return None
+
+
+def _qname_reason(qname: str) -> Optional[str]:
+    for api in CUDA_ONLY_TORCH:
+        if qname == api or qname.startswith(api + "."):
+            return f"`{qname}`"
+    if qname.startswith("torch.ops."):
+        namespace = qname.split(".")[2]
+        return None if namespace in PORTABLE_OPS else f"the custom kernel `{qname}`"
+    if qname.startswith("torch."):
+        return None
+    return _module_reason(qname)
+
+
+def _dotted(node: cst.CSTNode) -> str:
+    parts: List[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+    return ".".join(reversed(parts))
+
+
+def _has_integer(node: cst.CSTNode) -> bool:
+    if isinstance(node, cst.Integer):
+        return True
+    return any(_has_integer(child) for child in node.children)
+
+
+def _scan(ctx: Context, node: cst.CSTNode, region: Region, ancestors: Tuple[int, ...]) -> None:
+    key = id(node)
+    region.ids.add(key)
+    here = ancestors + (key,)
+    kind = type(node)
+    if kind is cst.Import:
+        for alias in node.names:  # type: ignore[attr-defined]
+            reason = _module_reason(_dotted(alias.name))
+            if reason:
+                region.reasons.append(reason)
+        return
+    if kind is cst.ImportFrom:
+        module = ("." * len(node.relative)) + (_dotted(node.module) if node.module else "")  # type: ignore[attr-defined]
+        reason = _module_reason(module.lstrip("."))
+        if reason is None and not isinstance(node.names, cst.ImportStar):  # type: ignore[attr-defined]
+            for alias in node.names:  # type: ignore[attr-defined]
+                reason = reason or _module_reason(_dotted(alias.name))
+        if reason:
+            region.reasons.append(reason)
+        return
+    if kind is cst.Name or kind is cst.Attribute:
+        qname = ctx.qname(node)
+        if qname is not None:
+            if qname == "torch.cuda" or qname.startswith("torch.cuda."):
+                reason = _qname_reason(qname)
+                if reason:
+                    region.reasons.append(reason)
+                else:
+                    region.candidates.append((node, here, f"`{qname}`"))
+                return
+            reason = _qname_reason(qname)
+            if reason:
+                region.reasons.append(reason)
+            elif qname in HALF:
+                region.reasons.append(f"`{qname}`, a dtype chosen for CUDA (other backends prefer bfloat16)")
+            return
+    elif kind is cst.Call:
+        func = node.func  # type: ignore[attr-defined]
+        if isinstance(func, cst.Attribute) and func.attr.value == "cuda":
+            region.candidates.append((node, here, "a `.cuda()` call"))
+        elif isinstance(func, cst.Attribute) and func.attr.value == "pin_memory" and not node.args:  # type: ignore[attr-defined]
+            region.candidates.append((node, here, "a `.pin_memory()` call (needs an accelerator)"))
+        elif isinstance(func, cst.Attribute) and func.attr.value == "record_stream":
+            region.reasons.append("`Tensor.record_stream`, a CUDA stream's bookkeeping")
+        elif isinstance(func, cst.Attribute) and func.attr.value == "half" and not node.args:  # type: ignore[attr-defined]
+            region.reasons.append("`.half()`, float16 chosen for CUDA (other backends prefer bfloat16)")
+        for arg in node.args:  # type: ignore[attr-defined]
+            word = arg.keyword.value if arg.keyword is not None else None
+            if word == "fused" and isinstance(arg.value, cst.Name) and arg.value.value == "True":
+                region.reasons.append("`fused=True`, a fused kernel most backends lack")
+            elif word == "pin_memory" and isinstance(arg.value, cst.Name) and arg.value.value == "True":
+                region.candidates.append((arg.value, here + (id(arg), id(arg.value)), "`pin_memory=True`"))
+            elif word == "device_map" and _has_integer(arg.value):
+                region.reasons.append("a `device_map` of CUDA device numbers")
+            elif word == "device_ids" and isinstance(func, cst.Attribute) and func.attr.value == "barrier":
+                region.reasons.append("`barrier(device_ids=...)`, which only NCCL takes")
+    elif kind is cst.SimpleString:
+        value = _string(node)
+        if value is not None:
+            if DEVICE_LITERAL.fullmatch(value) or value == "nccl":
+                region.candidates.append((node, here, f"the literal {value!r}"))
+            elif "nvcc" in value:
+                region.reasons.append("an `nvcc` build step")
+        return
+    elif kind is cst.FormattedString:
+        first = node.parts[0] if node.parts else None  # type: ignore[attr-defined]
+        if isinstance(first, cst.FormattedStringText) and first.value.startswith("cuda:"):
+            region.candidates.append((node, here, "a CUDA device f-string"))
+    for child in node.children:
+        _scan(ctx, child, region, here)
+
+
+# -- proposals and decisions -----------------------------------------------------------------
+def propose(ctx: Context, rule: object, original: cst.CSTNode, updated: cst.CSTNode, replacement: cst.CSTNode, what: str) -> Optional[cst.CSTNode]:
+    """The replacement a rule may return for a question atom (``original``), or None to leave it.
+
+    ``what`` names the question for a finding. Atoms in a guard get the replacement provisionally
+    (``leave`` may take it back); questions whose value goes elsewhere are left and reported, except
+    ``is_available()``, which becomes the CUDA question (call ``available_value``)."""
+    guards = ctx.notes.get(NOTES_KEY)
+    key = id(original)
+    if guards is not None:
+        atom = guards.atoms.get(key)  # type: ignore[attr-defined]
+        if atom is not None:
+            atom.rule, atom.replacement, atom.restore, atom.what = rule, replacement, updated, what
+            atom.region.atoms.append(atom)
+            return replacement
+        if key in guards.portable:  # type: ignore[attr-defined]
+            return replacement
+    ctx.report(rule, original, f"{what} is used as a value whose effect cannot be followed: left as a CUDA question "
+               "(the accelerator's answer is true on the CPU too); where everything it steers runs on any backend, "
+               "write the accelerator question by hand")
+    return None
+
+
+def is_question(ctx: Context, node: cst.CSTNode) -> bool:
+    """A ``"cuda"``/``"nccl"`` literal compared with a device or backend."""
+    guards = ctx.notes.get(NOTES_KEY)
+    return guards is not None and id(node) in guards.questions  # type: ignore[attr-defined]
+
+
+def available_value(ctx: Context, original: cst.CSTNode, replacement: cst.Call) -> cst.CSTNode:
+    """``torch.cuda.is_available()``: the accelerator question in a guard whose region is portable
+    (decided later) or in a copy-tuning keyword; elsewhere the CUDA question."""
+    guards = ctx.notes.get(NOTES_KEY)
+    if guards is not None:
+        atom = guards.atoms.get(id(original))  # type: ignore[attr-defined]
+        if atom is not None:
+            atom.replacement, atom.restore = replacement, None
+            atom.region.atoms.append(atom)
+            return replacement
+        if id(original) in guards.portable:  # type: ignore[attr-defined]
+            return replacement
+    return _cuda_question(ctx, replacement, parens=guards is None or id(original) not in guards.bare)  # type: ignore[attr-defined]
+
+
+def _cuda_question(ctx: Context, like: cst.CSTNode, parens: bool) -> cst.BaseExpression:
+    expr = cst.Comparison(
+        left=ctx.accel_call("device_name"),
+        comparisons=[cst.ComparisonTarget(operator=cst.Equal(), comparator=cst.SimpleString('"cuda"'))],
+    )
+    lpar = getattr(like, "lpar", ())
+    if lpar:
+        return expr.with_changes(lpar=like.lpar, rpar=like.rpar)  # type: ignore[attr-defined]
+    if parens:
+        return expr.with_changes(lpar=[cst.LeftParen()], rpar=[cst.RightParen()])
+    return expr
+
+
+def leave_holder(ctx: Context, original: cst.CSTNode, updated: cst.CSTNode) -> None:
+    """Remember the rebuilt node whose ``test`` holds atoms, then decide what ends here."""
+    guards = ctx.notes.get(NOTES_KEY)
+    if guards is None:
+        return
+    for region in guards.holders.pop(id(original), ()):  # type: ignore[attr-defined]
+        region.holder = updated
+    leave(ctx, original)
+
+
+def leave(ctx: Context, original: cst.CSTNode) -> None:
+    guards = ctx.notes.get(NOTES_KEY)
+    if guards is None:
+        return
+    for region in guards.decide_at.pop(id(original), ()):  # type: ignore[attr-defined]
+        if region.atoms:
+            _decide(ctx, region)
+
+
+def _cuda_only(ctx: Context, region: Region) -> Optional[str]:
+    """Why the region stays CUDA-only, or None where everything in it is ported or portable."""
+    if region.reasons:
+        return region.reasons[0]
+    for site in ctx.findings[region.findings_from :]:
+        if id(site.node) in region.ids:
+            return f"`{ctx.code(site.node).strip()[:60]}`, which {site.rule} reports"
+    if region.candidates:
+        fixed = {id(site.node) for site in ctx.fixes[region.fixes_from :]}
+        for node, path, what in region.candidates:
+            if not any(key in fixed for key in path):
+                return what
+    return None
+
+
+def _decide(ctx: Context, region: Region) -> None:
+    reason = _cuda_only(ctx, region)
+    holder = region.holder
+    if reason is None or holder is None:
+        return
+    test = holder.test  # type: ignore[attr-defined]
+    for atom in region.atoms:
+        if atom.restore is None:  # is_available(): the CUDA question
+            new = _cuda_question(ctx, atom.replacement, parens=not atom.bare)
+            test = _swap(test, atom.replacement, new)
+            for site in ctx.fixes:
+                if site.replacement is atom.replacement:
+                    site.replacement = new
+                    break
+        else:
+            test = _swap(test, atom.replacement, atom.restore)
+            ctx.fixes[:] = [site for site in ctx.fixes if site.replacement is not atom.replacement]
+            ctx.report(atom.rule, atom.node, f"{atom.what} guards CUDA-only code ({reason}): left as a CUDA question; "
+                       "port that code, then this guard", atom.top)
+    object.__setattr__(holder, "test", test)
+
+
+def _swap(tree: cst.CSTNode, old: Optional[cst.CSTNode], new: cst.CSTNode) -> cst.CSTNode:
+    if old is None:
+        return tree
+    if tree is old:
+        return new
+    return tree.deep_replace(old, new)
+
+
+def mark_bare(ctx: Context, expr: Optional[cst.BaseExpression]) -> None:
+    """``is_available()`` calls that are a whole value (or an operand of and/or/not) there: their CUDA
+    question needs no parentheses."""
+    if expr is None:
+        return
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Not):
+        mark_bare(ctx, expr.expression)
+    elif isinstance(expr, cst.BooleanOperation):
+        mark_bare(ctx, expr.left)
+        mark_bare(ctx, expr.right)
+    elif isinstance(expr, cst.Call) and not expr.args and ctx.qname(expr.func) == AVAILABLE:
+        state(ctx).bare.add(id(expr))
+
+
+class GuardHooks:
+    """The walk hooks every rule that rewrites a question carries (each runs once per node, whichever
+    of those rules is selected)."""
+
+    def visit_Module(self, ctx: Context, node: cst.Module) -> None:
+        enter_block(ctx, node)
+
+    def leave_Module(self, ctx: Context, original: cst.Module, updated: cst.Module) -> None:
+        leave(ctx, original)
+
+    def visit_IndentedBlock(self, ctx: Context, node: cst.IndentedBlock) -> None:
+        enter_block(ctx, node)
+
+    def leave_IndentedBlock(self, ctx: Context, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> None:
+        leave(ctx, original)
+
+    def visit_If(self, ctx: Context, node: cst.If) -> None:
+        enter_if(ctx, node)
+
+    def leave_If(self, ctx: Context, original: cst.If, updated: cst.If) -> None:
+        leave_holder(ctx, original, updated)
+
+    def visit_IfExp(self, ctx: Context, node: cst.IfExp) -> None:
+        enter_test(ctx, node)
+
+    def leave_IfExp(self, ctx: Context, original: cst.IfExp, updated: cst.IfExp):
+        leave_holder(ctx, original, updated)
+        return None
+
+    def visit_While(self, ctx: Context, node: cst.While) -> None:
+        enter_test(ctx, node)
+
+    def leave_While(self, ctx: Context, original: cst.While, updated: cst.While) -> None:
+        leave_holder(ctx, original, updated)
+
+    def visit_Assert(self, ctx: Context, node: cst.Assert) -> None:
+        enter_test(ctx, node)
+
+    def leave_Assert(self, ctx: Context, original: cst.Assert, updated: cst.Assert) -> None:
+        leave_holder(ctx, original, updated)
+
+    def visit_Comparison(self, ctx: Context, node: cst.Comparison) -> None:
+        enter_comparison(ctx, node)
+
+    def visit_Call(self, ctx: Context, node: cst.Call) -> None:
+        enter_call(ctx, node)
+
+    def visit_FormattedStringExpression(self, ctx: Context, node: cst.FormattedStringExpression) -> None:
+        portable(ctx, node.expression)
+
+    def visit_Assign(self, ctx: Context, node: cst.Assign) -> None:
+        mark_bare(ctx, node.value)
+
+    def visit_AnnAssign(self, ctx: Context, node: cst.AnnAssign) -> None:
+        mark_bare(ctx, node.value)
+
+    def visit_Return(self, ctx: Context, node: cst.Return) -> None:
+        mark_bare(ctx, node.value)
