@@ -32,12 +32,37 @@ def table(rules: Sequence[Type[Rule]] = BY_CODE) -> str:
     return "\n".join(rows) + "\n"
 
 
+GUARDS = """\
+## Guards
+
+`torch.cuda.is_available()`, `x.is_cuda`, `x.device.type == "cuda"`, `"cuda" in str(device)` and
+`backend == "nccl"` ask "am I on CUDA?". Their accelerator forms are true on the CPU accelerator too, so
+`rewrite` decides by what the guard protects: the body, the `else` branch, the branch of a conditional
+expression, or the rest of the block after `if not ...: return` or an `assert`.
+
+- Everything under it ported or portable: the guard becomes the accelerator's question.
+- Anything under it still CUDA-only (a finding inside it, a `torch.cuda` name or `.cuda()` call or CUDA
+  literal no selected rule rewrote, a vendor library or CUDA extension such as apex, triton,
+  flash_attn, bitsandbytes, cupy, pynvml or a `*_cuda` module, cuDNN flags, `cpp_extension`, `nvcc`,
+  `fused=True`, a `device_map` of device numbers, float16 chosen for CUDA): `is_available()` becomes
+  `get_accelerator().device_name() == "cuda"`; `.is_cuda` and string comparisons stay as written and
+  are reported, naming what keeps them. Port that code, then the guard.
+- A question whose value is stored, returned or passed on (`use_cuda = torch.cuda.is_available()`) is
+  not followed: it becomes or stays the CUDA question (reported where left), except as a
+  `non_blocking=`/`pin_memory=` argument or in a printed message.
+
+What counts as ported depends on the rules selected: with `--select torch-cuda-call` alone a
+`.cuda()` call under a guard keeps it a CUDA question.
+"""
+
+
 def rules_page(rules: Sequence[Type[Rule]] = BY_CODE) -> str:
     parts = [
         "# accelport rules\n",
         "Generated from the rule docstrings by `python -m accelport.codemod.docs`; do not edit by hand.\n",
         "Codes: AP1xx are the porting rules (AP101 is §1 of the porting guide, AP109 is §9); AP9xx are "
         "advisory rules, off unless selected. A code is never reused for a different rule.\n",
+        GUARDS,
     ]
     for rule in rules:
         body = rule.doc().split("\n", 1)

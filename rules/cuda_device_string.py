@@ -64,7 +64,8 @@ class CudaDeviceString(guards.GuardHooks, Rule):
     ## What it does
     Where a string is used as a device — the first argument of `.to(...)`, `torch.device(...)` and
     `torch.autocast(...)`, the keywords `device=`, `map_location=`, `device_type=`, a comparison with
-    `x.device`, `x.device.type` or a name called `device`/`*_device`, an assignment to such a name, and
+    `x.device`, `x.device.type` or a name called `device`/`*_device` (a guard: see below), an assignment
+    to such a name, and
     the `default=` of an argparse `--device` option — `'cuda'` becomes `get_accelerator().device_name()`,
     `'cuda:0'` becomes `get_accelerator().device_name(0)`, and the formatted forms `f'cuda:{i}'`,
     `'cuda:%d' % i`, `'cuda:{}'.format(i)` and `'cuda:' + str(i)` become `get_accelerator().device_name(i)`.
@@ -73,6 +74,14 @@ class CudaDeviceString(guards.GuardHooks, Rule):
     on). A CUDA string in a device context with no exact rewrite (`'cuda:0,1'`, `f'cuda:{i:02d}'`) is left
     as written and reported. Strings anywhere else (log messages, docstrings, comments, dictionary keys)
     are left alone.
+
+    A comparison (`x.device.type == "cuda"`, `device == "cuda:0"`, `"cuda" in str(device)`) is a
+    question, and on the CPU accelerator `device_name()` answers "cpu" for a CPU device: the literal is
+    rewritten only where the comparison guards code that is all ported or portable (see "Guards" at the
+    top of this page); where it guards CUDA-only code, or its value is assigned, returned or passed on,
+    it is left as written and reported. `"cuda" if "cuda" in device else "cpu"` (or `... if
+    d.type == "cuda" else "cpu"`) computes the device's own type: it becomes `torch.device(device).type`
+    (`d.type`), never an answer that is "cuda" on the CPU.
 
     ## Why is this bad?
     A hard-coded CUDA device fails on every other backend.
@@ -90,7 +99,8 @@ class CudaDeviceString(guards.GuardHooks, Rule):
     ```
 
     ## Fix safety
-    Safe: on CUDA `device_name(i)` returns `'cuda:i'`.
+    Safe: on CUDA `device_name(i)` returns `'cuda:i'`. `torch.device(device).type` equals the original
+    for CUDA and CPU devices, and is the device's own type for any other.
     """
 
     NAME = "cuda-device-string"

@@ -197,8 +197,10 @@ class CurrentDevice(Rule):
     `torch.cuda.current_device()` returns an int, and PyTorch reads an int as a CUDA device. Where the
     value is used as a device (`.to(_)`, `device=_`, `map_location=_`, `torch.device(_)`, `f"cuda:{_}"`)
     it becomes `get_accelerator().current_device_name()`; where it is used as an integer
-    (`set_device(_)`, `device_ids=[_]`, `output_device=_`, arithmetic, comparisons, indexing, `%d`) it
-    becomes `get_accelerator().current_device()`. A variable bound to the call is followed through every
+    (`set_device(_)`, `device_ids=[_]`, `output_device=_`, arithmetic, indexing, `%d`, and every
+    comparison, whatever the other side is called: a device name never equals an int) it becomes
+    `get_accelerator().current_device()`. In a dict under a `device`/`*_device` key it is a device;
+    in any other container it is ported as an index and reported. A variable bound to the call is followed through every
     read that can see it, in its scope and in the functions nested in it (closures), before and after any
     rebinding: all device uses give the name; any integer use (`dev += 1` too) gives the index, and then
     each device use is reported; a use that cannot be classified (returned, passed to another function,

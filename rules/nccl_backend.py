@@ -23,6 +23,11 @@ class NcclBackend(guards.GuardHooks, Rule):
     `get_accelerator().communication_backend_name()`; so does `dist.Backend.NCCL` in those places.
     `"nccl"` in other strings is left alone.
 
+    A comparison with the backend is a question ("am I on NCCL, so on CUDA?"): it is rewritten only
+    where it guards code that is all ported or portable (see "Guards" at the top of this page); where it
+    guards CUDA-only code (pynvml, `barrier(device_ids=...)`, an unported `torch.cuda` API, ...) or its
+    value is assigned or returned, it is left as written and reported.
+
     ## Why is this bad?
     NCCL exists only for NVIDIA GPUs: `init_process_group("nccl")` fails everywhere else.
 

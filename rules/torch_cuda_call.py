@@ -126,6 +126,22 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     more) with the method of the same meaning on the accelerator handle. Names are matched by what they
     refer to, so `import torch as th`, `from torch import cuda` and `from torch.cuda import amp` are found.
 
+    `torch.cuda.is_available()` is a question, "am I on CUDA?", and the accelerator's
+    `is_available()` is true on the CPU too. It becomes `get_accelerator().is_available()` only as a
+    guard (`if`/`elif`, `while`, `assert`, a conditional expression, `if not ...: return`) whose
+    protected code is all ported or portable, or as a `non_blocking=`/`pin_memory=` argument; where the
+    protected code stays CUDA-only, or the value goes where it cannot be followed (assigned, returned,
+    passed on), it becomes the CUDA question `get_accelerator().device_name() == "cuda"`, which answers
+    exactly as before on every machine. See "Guards" at the top of this page.
+
+    Left as written and reported: a `torch.cuda` type in an annotation (an annotation must stay a
+    type, not a call: use `torch.Stream`, `torch.Event`, `torch.amp.GradScaler`, `torch.Tensor`, or a
+    string; the same in `.pyi` stubs), and a stream or event member the accelerator's objects do not
+    have (`torch.cuda.current_stream().cuda_stream`, `torch.cuda.Stream.priority_range()`,
+    `.stream_id`: the whole expression stays CUDA's). Members checked against the runtime's stream and
+    event (`synchronize`, `query`, `wait_stream`, `wait_event`, `record_event`, `record`, `wait`,
+    `elapsed_time`, `device`, `priority`); a stream stored in a variable is not followed.
+
     ## Why is this bad?
     `torch.cuda.*` fails or does nothing useful on CPU, XPU, HPU, NPU and MPS devices.
 
@@ -144,7 +160,8 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     ```
 
     ## Fix safety
-    Safe: on CUDA every method calls the same `torch.cuda` function.
+    Safe: on CUDA every method calls the same `torch.cuda` function, and a guard answers as before;
+    elsewhere a guard answers True only where the code it protects runs there.
     """
 
     NAME = "torch-cuda-call"

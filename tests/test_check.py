@@ -27,7 +27,7 @@ def main(model, x):
     dist.init_process_group("nccl")
     cap = torch.cuda.get_device_capability()
     cuda.synchronize()
-    return model.cuda(), x.cuda(7), x.is_cuda, cap
+    return model.cuda(), x.cuda(7), x.to("cpu", non_blocking=x.is_cuda), cap
 '''
 
 EXPECTED_TEXT = """\
@@ -36,7 +36,7 @@ sites.py:8:11: unported-cuda-api `torch.cuda.get_device_capability`: a CUDA comp
 sites.py:9:5: torch-cuda-call [*] `cuda.synchronize` -> `get_accelerator().synchronize`
 sites.py:10:12: tensor-cuda-method [*] `model.cuda()` -> `model.to(get_accelerator().device_name())`
 sites.py:10:26: tensor-cuda-method [*] `x.cuda(7)` -> `x.to(get_accelerator().device_name(7))`
-sites.py:10:37: tensor-is-cuda [*] `x.is_cuda` -> `get_accelerator().on_accelerator(x)`
+sites.py:10:62: tensor-is-cuda [*] `x.is_cuda` -> `get_accelerator().on_accelerator(x)`
 """
 
 # Everything here mentions CUDA in a comment, a docstring, an unrelated string or a name that is not
@@ -173,7 +173,7 @@ def test_json_is_the_documented_shape(project):
     rows = json.loads(result.stdout)
     assert [(r["line"], r["column"], r["rule"]) for r in rows] == [
         (7, 29, "nccl-backend"), (8, 11, "unported-cuda-api"), (9, 5, "torch-cuda-call"),
-        (10, 12, "tensor-cuda-method"), (10, 26, "tensor-cuda-method"), (10, 37, "tensor-is-cuda"),
+        (10, 12, "tensor-cuda-method"), (10, 26, "tensor-cuda-method"), (10, 62, "tensor-is-cuda"),
     ]  # fmt: skip
     keys = {"path", "line", "column", "end_line", "end_column", "rule", "code", "message", "fixable", "fix"}
     assert all(set(row) == keys for row in rows)
