@@ -36,7 +36,8 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod.context import BACKEND, DEVICE, Context, Site
+from accelport.codemod import fastwalk
+from accelport.codemod.context import BACKEND, DEVICE, Context
 from accelport.codemod.roles import is_backend_word, is_device_word, terminal_name
 
 NOTES_KEY = "guards"
@@ -59,14 +60,19 @@ CUDA_ONLY_TORCH = (
     "torch.cuda.amp.custom_fwd", "torch.cuda.amp.custom_bwd",
 )  # fmt: skip
 # torch.ops namespaces every backend has; any other is a project's or a library's custom kernel.
-PORTABLE_OPS = frozenset({"aten", "prims", "quantized", "_c10d_functional", "c10d", "profiler"})
+PORTABLE_OPS = frozenset({"aten", "prims", "quantized", "_c10d_functional", "c10d", "profiler", "torchvision"})
+# Names of other backends: an `elif` that asks about one of them means the author already ports there.
+OTHER_BACKENDS = re.compile(r"xpu|mps|mlu|npu|hpu|musa|xla|tpu|habana|ipex", re.IGNORECASE)
+# An assert or raise whose message says CUDA states that what it protects needs CUDA.
+SAYS_CUDA = re.compile(r"cuda|nvidia|nccl", re.IGNORECASE)
 DEVICE_LITERAL = re.compile(r"cuda(:\d+)?")
 # Keyword arguments whose value only tunes a copy: an accelerator question is right there.
 TUNING_KEYWORDS = frozenset({"non_blocking", "pin_memory"})
 HALF = frozenset({"torch.float16", "torch.half"})
 # A constant chosen by a conditional expression (`"fp16" if "cuda" in device else "bf16"`) is a choice
 # made for CUDA; a device literal is a candidate instead (ported where it is used as a device).
-CONSTANTS = (cst.SimpleString, cst.Integer, cst.Float, cst.ConcatenatedString, cst.FormattedString)
+# (numbers are left out: a worker or device count chosen that way is harmless elsewhere).
+CONSTANTS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
 EXITS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
 
 
@@ -112,6 +118,8 @@ class Guards:
         self.holders: Dict[int, List[Region]] = {}
         # id(is_available() call) whose CUDA question needs no parentheses where it stands.
         self.bare: Set[int] = set()
+        # The rule whose hooks run the guard logic in this walk (the first guard rule selected).
+        self.owner: object = None
 
 
 def state(ctx: Context) -> Guards:
@@ -187,13 +195,20 @@ def _is_cuda_read(node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Attribute) and node.attr.value == "is_cuda"
 
 
-def _atoms(ctx: Context, test: cst.BaseExpression, positive: bool, bare: bool, out: List[Tuple[cst.CSTNode, bool, bool]]) -> None:
-    """(atom, polarity, bare) for every question in ``test``."""
+def _atoms(ctx: Context, test: cst.BaseExpression, positive: bool, bare: bool, out: List[Tuple[cst.CSTNode, bool, bool]],
+           after: Optional[Dict[int, List[cst.CSTNode]]] = None) -> None:
+    """(atom, polarity, bare) for every question in ``test``; ``after`` gets, per positive atom, the
+    operands of ``and`` evaluated only where it holds (``torch.cuda.is_available() and cuda_fp8_ok()``)."""
     if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
-        _atoms(ctx, test.expression, not positive, True, out)
+        _atoms(ctx, test.expression, not positive, True, out, after)
     elif isinstance(test, cst.BooleanOperation):
-        _atoms(ctx, test.left, positive, True, out)
-        _atoms(ctx, test.right, positive, True, out)
+        start = len(out)
+        _atoms(ctx, test.left, positive, True, out, after)
+        if after is not None and isinstance(test.operator, cst.And):
+            for atom, polarity, _ in out[start:]:
+                if polarity == positive:
+                    after.setdefault(id(atom), []).append(test.right)
+        _atoms(ctx, test.right, positive, True, out, after)
     elif isinstance(test, cst.Call):
         if not test.args and ctx.qname(test.func) == AVAILABLE:
             out.append((test, positive, bare))
@@ -250,13 +265,15 @@ def enter_if(ctx: Context, node: cst.If) -> None:
         return
     guards.seen.add(id(node))
     found: List[Tuple[cst.CSTNode, bool, bool]] = []
-    _atoms(ctx, node.test, True, True, found)
+    after: Dict[int, List[cst.CSTNode]] = {}
+    _atoms(ctx, node.test, True, True, found, after)
     if not found:
         return
     rest = guards.rest_of.get(id(node))
+    other = _other_backend(node.orelse)
     for atom, positive, bare in found:
         if positive:
-            parts: List[cst.CSTNode] = [node.body]
+            parts: List[cst.CSTNode] = [node.body, *after.get(id(atom), ())]
             end: cst.CSTNode = node
         else:
             parts = [node.orelse] if node.orelse is not None else []
@@ -265,7 +282,11 @@ def enter_if(ctx: Context, node: cst.If) -> None:
                 block, index = rest
                 parts.extend(block.body[index + 1 :])  # type: ignore[attr-defined]
                 end = block
-        _register(ctx, guards, atom, bare, parts, node, end)
+        region = _register(ctx, guards, atom, bare, parts, node, end)
+        if positive and other:
+            region.reasons.append(f"an `elif` for another backend ({other}) follows, which the accelerator's answer would shadow")
+        if not positive and _says_cuda(node.body):
+            region.reasons.append("the message of the exit above says it needs CUDA")
 
 
 def enter_test(ctx: Context, node: cst.CSTNode) -> None:
@@ -275,37 +296,39 @@ def enter_test(ctx: Context, node: cst.CSTNode) -> None:
         return
     guards.seen.add(id(node))
     found: List[Tuple[cst.CSTNode, bool, bool]] = []
-    _atoms(ctx, node.test, True, True, found)  # type: ignore[attr-defined]
+    after: Dict[int, List[cst.CSTNode]] = {}
+    _atoms(ctx, node.test, True, True, found, after)  # type: ignore[attr-defined]
     if not found:
         return
     for atom, positive, bare in found:
+        siblings = list(after.get(id(atom), ()))
         if isinstance(node, cst.IfExp):
-            parts, end = [node.body if positive else node.orelse], node
+            parts, end = [node.body if positive else node.orelse, *siblings], node
             branch = parts[0]
             if (isinstance(branch, CONSTANTS) and not DEVICE_LITERAL.fullmatch(_string(branch) or "")) or (
                 isinstance(branch, cst.Name) and branch.value in ("True", "False", "None")
             ):
-                _register(ctx, guards, atom, bare, parts, node, end)
-                guards.atoms[id(atom)].region.reasons.append(f"the value `{ctx.code(branch).strip()[:40]}` chosen for CUDA")
+                region = _register(ctx, guards, atom, bare, parts, node, end)
+                region.reasons.append(f"the value `{ctx.code(branch).strip()[:40]}` chosen for CUDA")
                 continue
         elif isinstance(node, cst.While):
-            parts, end = ([node.body] if positive else []), node
+            parts, end = ([node.body, *siblings] if positive else []), node
         else:  # assert: what follows runs only where the test held
             rest = guards.rest_of.get(id(node))
             if not positive or rest is None:
-                parts, end = [], node
+                parts, end = siblings, node
             else:
                 block, index = rest
-                parts, end = list(block.body[index + 1 :]), block  # type: ignore[attr-defined]
-        _register(ctx, guards, atom, bare, parts, node, end)
+                parts, end = [*siblings, *block.body[index + 1 :]], block  # type: ignore[attr-defined]
+        region = _register(ctx, guards, atom, bare, parts, node, end)
+        if isinstance(node, cst.Assert) and positive and node.msg is not None:
+            if any(SAYS_CUDA.search(text) for text in _strings(node.msg)):
+                region.reasons.append("the assert's message says it needs CUDA")
 
 
 def enter_call(ctx: Context, node: cst.Call) -> None:
     """``non_blocking=x.is_cuda``: a question whose answer only tunes a copy may be the accelerator's."""
     guards = state(ctx)
-    if id(node) in guards.seen:
-        return
-    guards.seen.add(id(node))
     printed = isinstance(node.func, cst.Name) and node.func.value == "print"
     for arg in node.args:
         mark_bare(ctx, arg.value)
@@ -336,13 +359,66 @@ def enter_comparison(ctx: Context, node: cst.Comparison) -> None:
         state(ctx).portable.update((id(node.left), id(node.comparisons[0].comparator)))
 
 
-def _register(ctx: Context, guards: Guards, atom: cst.CSTNode, bare: bool, parts: Sequence[cst.CSTNode], holder: cst.CSTNode, end: cst.CSTNode) -> None:
+def _register(ctx: Context, guards: Guards, atom: cst.CSTNode, bare: bool, parts: Sequence[cst.CSTNode], holder: cst.CSTNode, end: cst.CSTNode) -> Region:
     region = Region(findings_from=len(ctx.findings), fixes_from=len(ctx.fixes))
     for part in parts:
-        _scan(ctx, part, region, ())
+        _scan(ctx, part, region)
     guards.atoms[id(atom)] = Atom(atom, region, bare, ctx.current_top)
     guards.decide_at.setdefault(id(end), []).append(region)
     guards.holders.setdefault(id(holder), []).append(region)
+    return region
+
+
+def _other_backend(orelse: Optional[cst.CSTNode]) -> Optional[str]:
+    """The other backend an ``elif`` chain asks about (``elif torch.xpu.is_available():``), if any."""
+    while isinstance(orelse, cst.If):
+        for node in _names(orelse.test):
+            match = OTHER_BACKENDS.search(node)
+            if match:
+                return match.group(0)
+        orelse = orelse.orelse
+    return None
+
+
+def _names(expr: cst.CSTNode) -> List[str]:
+    """Every identifier in ``expr`` (tests are small)."""
+    out: List[str] = []
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.Name):
+            out.append(node.value)
+        elif isinstance(node, cst.SimpleString):
+            out.append(node.value)
+        else:
+            stack.extend(node.children)
+    return out
+
+
+def _says_cuda(suite: cst.CSTNode) -> bool:
+    """A ``raise``/``assert`` message in ``suite``'s last statement that names CUDA."""
+    body = getattr(suite, "body", ())
+    last = body[-1] if body else None
+    smalls = last.body if isinstance(last, cst.SimpleStatementLine) else body if isinstance(suite, cst.SimpleStatementSuite) else ()
+    for small in smalls:
+        if isinstance(small, (cst.Raise, cst.Assert)):
+            if any(SAYS_CUDA.search(text) for text in _strings(small)):
+                return True
+    return False
+
+
+def _strings(node: cst.CSTNode) -> List[str]:
+    out: List[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, cst.SimpleString):
+            out.append(item.value)
+        elif isinstance(item, cst.FormattedStringText):
+            out.append(item.value)
+        else:
+            stack.extend(item.children)
+    return out
 
 
 # -- scanning a region ----------------------------------------------------------------------
@@ -353,7 +429,7 @@ def _module_reason(name: str) -> Optional[str]:
     if parts[0] in VENDOR_ROOTS:
         return f"the CUDA-only library `{parts[0]}`"
     for part in parts:
-        if CUDA_WORDS.search(part) and not (parts[0] == "torch"):
+        if CUDA_WORDS.search(part) and parts[0] != "torch":
             return f"the CUDA extension `{name}`"
     return None
 
@@ -365,8 +441,14 @@ def _qname_reason(qname: str) -> Optional[str]:
     if qname.startswith("torch.ops."):
         namespace = qname.split(".")[2]
         return None if namespace in PORTABLE_OPS else f"the custom kernel `{qname}`"
-    if qname.startswith("torch."):
-        return None
+    parts = qname.split(".")
+    if "_C" in parts[1:] and parts[0] != "torch":
+        return f"the compiled extension `{qname}`"
+    if parts[0] == "torch":
+        if parts[1:2] == ["cuda"]:
+            return None  # a candidate: ported or not, the walk decides
+        found = next((part for part in parts[1:] if CUDA_WORDS.search(part)), None)
+        return f"`{qname}`" if found else None
     return _module_reason(qname)
 
 
@@ -386,76 +468,96 @@ def _has_integer(node: cst.CSTNode) -> bool:
     return any(_has_integer(child) for child in node.children)
 
 
-def _scan(ctx: Context, node: cst.CSTNode, region: Region, ancestors: Tuple[int, ...]) -> None:
-    key = id(node)
-    region.ids.add(key)
-    here = ancestors + (key,)
-    kind = type(node)
-    if kind is cst.Import:
-        for alias in node.names:  # type: ignore[attr-defined]
-            reason = _module_reason(_dotted(alias.name))
-            if reason:
-                region.reasons.append(reason)
-        return
-    if kind is cst.ImportFrom:
-        module = ("." * len(node.relative)) + (_dotted(node.module) if node.module else "")  # type: ignore[attr-defined]
-        reason = _module_reason(module.lstrip("."))
-        if reason is None and not isinstance(node.names, cst.ImportStar):  # type: ignore[attr-defined]
+class _Scanner:
+    """Collects a region's reasons and candidates in one walk that passes over layout nodes."""
+
+    def __init__(self, ctx: Context, region: Region) -> None:
+        self.ctx = ctx
+        self.region = region
+        self.path: List[int] = []
+
+    def on_leave(self, node: cst.CSTNode) -> None:
+        self.path.pop()
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        ctx, region = self.ctx, self.region
+        key = id(node)
+        region.ids.add(key)
+        self.path.append(key)
+        kind = type(node)
+        if kind is cst.Import:
             for alias in node.names:  # type: ignore[attr-defined]
-                reason = reason or _module_reason(_dotted(alias.name))
-        if reason:
-            region.reasons.append(reason)
-        return
-    if kind is cst.Name or kind is cst.Attribute:
-        qname = ctx.qname(node)
-        if qname is not None:
-            if qname == "torch.cuda" or qname.startswith("torch.cuda."):
-                reason = _qname_reason(qname)
+                reason = _module_reason(_dotted(alias.name))
                 if reason:
                     region.reasons.append(reason)
-                else:
-                    region.candidates.append((node, here, f"`{qname}`"))
-                return
+            return False
+        if kind is cst.ImportFrom:
+            module = _dotted(node.module) if node.module else ""  # type: ignore[attr-defined]
+            reason = _module_reason(module)
+            if reason is None and not isinstance(node.names, cst.ImportStar):  # type: ignore[attr-defined]
+                for alias in node.names:  # type: ignore[attr-defined]
+                    reason = reason or _module_reason(_dotted(alias.name))
+            if reason:
+                region.reasons.append(reason)
+            return False
+        if kind is cst.Name or kind is cst.Attribute:
+            qname = ctx.qname(node)
+            if qname is None:
+                return True
             reason = _qname_reason(qname)
             if reason:
                 region.reasons.append(reason)
+            elif qname == "torch.cuda" or qname.startswith("torch.cuda."):
+                region.candidates.append((node, tuple(self.path), f"`{qname}`"))
             elif qname in HALF:
                 region.reasons.append(f"`{qname}`, a dtype chosen for CUDA (other backends prefer bfloat16)")
-            return
-    elif kind is cst.Call:
-        func = node.func  # type: ignore[attr-defined]
-        if isinstance(func, cst.Attribute) and func.attr.value == "cuda":
-            region.candidates.append((node, here, "a `.cuda()` call"))
-        elif isinstance(func, cst.Attribute) and func.attr.value == "pin_memory" and not node.args:  # type: ignore[attr-defined]
-            region.candidates.append((node, here, "a `.pin_memory()` call (needs an accelerator)"))
-        elif isinstance(func, cst.Attribute) and func.attr.value == "record_stream":
+            return False
+        if kind is cst.Call:
+            self._call(node)  # type: ignore[arg-type]
+        elif kind is cst.SimpleString:
+            value = _string(node)
+            if value is not None:
+                if DEVICE_LITERAL.fullmatch(value) or value == "nccl":
+                    region.candidates.append((node, tuple(self.path), f"the literal {value!r}"))
+                elif "nvcc" in value:
+                    region.reasons.append("an `nvcc` build step")
+        elif kind is cst.FormattedString:
+            first = node.parts[0] if node.parts else None  # type: ignore[attr-defined]
+            if isinstance(first, cst.FormattedStringText) and first.value.startswith("cuda:"):
+                region.candidates.append((node, tuple(self.path), "a CUDA device f-string"))
+        return True
+
+    def _call(self, node: cst.Call) -> None:
+        ctx, region = self.ctx, self.region
+        func = node.func
+        method = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
+        if method == "cuda" and isinstance(func, cst.Attribute):
+            region.candidates.append((node, tuple(self.path), "a `.cuda()` call"))
+        elif method == "pin_memory" and isinstance(func, cst.Attribute) and not node.args:
+            region.candidates.append((node, tuple(self.path), "a `.pin_memory()` call (needs an accelerator)"))
+        elif method == "record_stream":
             region.reasons.append("`Tensor.record_stream`, a CUDA stream's bookkeeping")
-        elif isinstance(func, cst.Attribute) and func.attr.value == "half" and not node.args:  # type: ignore[attr-defined]
+        elif method == "half" and not node.args:
             region.reasons.append("`.half()`, float16 chosen for CUDA (other backends prefer bfloat16)")
-        for arg in node.args:  # type: ignore[attr-defined]
+        elif method is not None and CUDA_WORDS.search(method) and ctx.qname(func) is None:
+            # A project helper named for CUDA (imported ones are judged by their qualified name).
+            region.reasons.append(f"`{method}()`, CUDA-specific by its name")
+        for arg in node.args:
             word = arg.keyword.value if arg.keyword is not None else None
+            if word is None:
+                continue
             if word == "fused" and isinstance(arg.value, cst.Name) and arg.value.value == "True":
                 region.reasons.append("`fused=True`, a fused kernel most backends lack")
             elif word == "pin_memory" and isinstance(arg.value, cst.Name) and arg.value.value == "True":
-                region.candidates.append((arg.value, here + (id(arg), id(arg.value)), "`pin_memory=True`"))
+                region.candidates.append((arg.value, (*self.path, id(arg), id(arg.value)), "`pin_memory=True`"))
             elif word == "device_map" and _has_integer(arg.value):
                 region.reasons.append("a `device_map` of CUDA device numbers")
-            elif word == "device_ids" and isinstance(func, cst.Attribute) and func.attr.value == "barrier":
+            elif word == "device_ids" and method == "barrier":
                 region.reasons.append("`barrier(device_ids=...)`, which only NCCL takes")
-    elif kind is cst.SimpleString:
-        value = _string(node)
-        if value is not None:
-            if DEVICE_LITERAL.fullmatch(value) or value == "nccl":
-                region.candidates.append((node, here, f"the literal {value!r}"))
-            elif "nvcc" in value:
-                region.reasons.append("an `nvcc` build step")
-        return
-    elif kind is cst.FormattedString:
-        first = node.parts[0] if node.parts else None  # type: ignore[attr-defined]
-        if isinstance(first, cst.FormattedStringText) and first.value.startswith("cuda:"):
-            region.candidates.append((node, here, "a CUDA device f-string"))
-    for child in node.children:
-        _scan(ctx, child, region, here)
+
+
+def _scan(ctx: Context, node: cst.CSTNode, region: Region) -> None:
+    fastwalk.visit(node, _Scanner(ctx, region))  # type: ignore[arg-type]
 
 
 # -- proposals and decisions -----------------------------------------------------------------
@@ -594,60 +696,84 @@ def mark_bare(ctx: Context, expr: Optional[cst.BaseExpression]) -> None:
 
 
 class GuardHooks:
-    """The walk hooks every rule that rewrites a question carries (each runs once per node, whichever
-    of those rules is selected)."""
+    """The walk hooks every rule that rewrites a question carries. The first such rule to see a file
+    runs them; for the others each hook returns at once."""
+
+    def _runs(self, ctx: Context) -> bool:
+        guards = state(ctx)
+        if guards.owner is None:
+            guards.owner = self
+        return guards.owner is self
 
     def visit_Module(self, ctx: Context, node: cst.Module) -> None:
-        enter_block(ctx, node)
+        if self._runs(ctx):
+            enter_block(ctx, node)
 
     def leave_Module(self, ctx: Context, original: cst.Module, updated: cst.Module) -> None:
-        leave(ctx, original)
+        if self._runs(ctx):
+            leave(ctx, original)
 
     def visit_IndentedBlock(self, ctx: Context, node: cst.IndentedBlock) -> None:
-        enter_block(ctx, node)
+        if self._runs(ctx):
+            enter_block(ctx, node)
 
     def leave_IndentedBlock(self, ctx: Context, original: cst.IndentedBlock, updated: cst.IndentedBlock) -> None:
-        leave(ctx, original)
+        if self._runs(ctx):
+            leave(ctx, original)
 
     def visit_If(self, ctx: Context, node: cst.If) -> None:
-        enter_if(ctx, node)
+        if self._runs(ctx):
+            enter_if(ctx, node)
 
     def leave_If(self, ctx: Context, original: cst.If, updated: cst.If) -> None:
-        leave_holder(ctx, original, updated)
+        if self._runs(ctx):
+            leave_holder(ctx, original, updated)
 
     def visit_IfExp(self, ctx: Context, node: cst.IfExp) -> None:
-        enter_test(ctx, node)
+        if self._runs(ctx):
+            enter_test(ctx, node)
 
     def leave_IfExp(self, ctx: Context, original: cst.IfExp, updated: cst.IfExp):
-        leave_holder(ctx, original, updated)
+        if self._runs(ctx):
+            leave_holder(ctx, original, updated)
         return None
 
     def visit_While(self, ctx: Context, node: cst.While) -> None:
-        enter_test(ctx, node)
+        if self._runs(ctx):
+            enter_test(ctx, node)
 
     def leave_While(self, ctx: Context, original: cst.While, updated: cst.While) -> None:
-        leave_holder(ctx, original, updated)
+        if self._runs(ctx):
+            leave_holder(ctx, original, updated)
 
     def visit_Assert(self, ctx: Context, node: cst.Assert) -> None:
-        enter_test(ctx, node)
+        if self._runs(ctx):
+            enter_test(ctx, node)
 
     def leave_Assert(self, ctx: Context, original: cst.Assert, updated: cst.Assert) -> None:
-        leave_holder(ctx, original, updated)
+        if self._runs(ctx):
+            leave_holder(ctx, original, updated)
 
     def visit_Comparison(self, ctx: Context, node: cst.Comparison) -> None:
-        enter_comparison(ctx, node)
+        if self._runs(ctx):
+            enter_comparison(ctx, node)
 
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
-        enter_call(ctx, node)
+        if self._runs(ctx):
+            enter_call(ctx, node)
 
     def visit_FormattedStringExpression(self, ctx: Context, node: cst.FormattedStringExpression) -> None:
-        portable(ctx, node.expression)
+        if self._runs(ctx):
+            portable(ctx, node.expression)
 
     def visit_Assign(self, ctx: Context, node: cst.Assign) -> None:
-        mark_bare(ctx, node.value)
+        if self._runs(ctx):
+            mark_bare(ctx, node.value)
 
     def visit_AnnAssign(self, ctx: Context, node: cst.AnnAssign) -> None:
-        mark_bare(ctx, node.value)
+        if self._runs(ctx):
+            mark_bare(ctx, node.value)
 
     def visit_Return(self, ctx: Context, node: cst.Return) -> None:
-        mark_bare(ctx, node.value)
+        if self._runs(ctx):
+            mark_bare(ctx, node.value)
