@@ -38,13 +38,16 @@ GUARDS = """\
 `torch.cuda.is_available()`, `x.is_cuda`, `x.device.type == "cuda"`, `"cuda" in str(device)` and
 `backend == "nccl"` ask "am I on CUDA?". Their accelerator forms are true on the CPU accelerator too, so
 `rewrite` decides by what the guard protects: the body, the `else` branch, the branch of a conditional
-expression, or the rest of the block after `if not ...: return` or an `assert`.
+expression, the operands after it in an `and`, or the rest of the block after `if not ...: return` or
+an `assert`.
 
 - Everything under it ported or portable: the guard becomes the accelerator's question.
 - Anything under it still CUDA-only (a finding inside it, a `torch.cuda` name or `.cuda()` call or CUDA
   literal no selected rule rewrote, a vendor library or CUDA extension such as apex, triton,
   flash_attn, bitsandbytes, cupy, pynvml or a `*_cuda` module, cuDNN flags, `cpp_extension`, `nvcc`,
-  `fused=True`, a `device_map` of device numbers, float16 chosen for CUDA): `is_available()` becomes
+  `fused=True`, a `device_map` of device numbers, float16 or a string chosen for CUDA; also an `elif`
+  for another backend after it, an `else` or exit whose message says CUDA or GPU, a fallback that
+  picks "cpu" where CUDA is missing): `is_available()` becomes
   `get_accelerator().device_name() == "cuda"`; `.is_cuda` and string comparisons stay as written and
   are reported, naming what keeps them. Port that code, then the guard.
 - A question whose value is stored, returned or passed on (`use_cuda = torch.cuda.is_available()`) is

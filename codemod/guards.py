@@ -65,6 +65,8 @@ PORTABLE_OPS = frozenset({"aten", "prims", "quantized", "_c10d_functional", "c10
 OTHER_BACKENDS = re.compile(r"xpu|mps|mlu|npu|hpu|musa|xla|tpu|habana|ipex", re.IGNORECASE)
 # An assert or raise whose message says CUDA states that what it protects needs CUDA.
 SAYS_CUDA = re.compile(r"cuda|nvidia|nccl", re.IGNORECASE)
+# An `else: raise ...("only available on GPU")` after a CUDA guard says the guarded path is the only one.
+SAYS_GPU = re.compile(r"cuda|nvidia|nccl|gpu", re.IGNORECASE)
 DEVICE_LITERAL = re.compile(r"cuda(:\d+)?")
 # Keyword arguments whose value only tunes a copy: an accelerator question is right there.
 TUNING_KEYWORDS = frozenset({"non_blocking", "pin_memory"})
@@ -285,8 +287,14 @@ def enter_if(ctx: Context, node: cst.If) -> None:
         region = _register(ctx, guards, atom, bare, parts, node, end)
         if positive and other:
             region.reasons.append(f"an `elif` for another backend ({other}) follows, which the accelerator's answer would shadow")
+        if positive and isinstance(node.orelse, cst.Else) and _says_cuda(node.orelse.body, SAYS_GPU):
+            region.reasons.append("the `else` branch raises that it needs CUDA or a GPU")
         if not positive and _says_cuda(node.body):
             region.reasons.append("the message of the exit above says it needs CUDA")
+        if not positive and "cpu" in _strings_values(node.body):
+            # `if not torch.cuda.is_available(): device = "cpu"`: skipped on the CPU accelerator, whatever
+            # default stands (often CUDA's, from a config) would be used instead.
+            region.reasons.append("its body picks the CPU where CUDA is missing, which the accelerator's answer would skip")
 
 
 def enter_test(ctx: Context, node: cst.CSTNode) -> None:
@@ -395,16 +403,37 @@ def _names(expr: cst.CSTNode) -> List[str]:
     return out
 
 
-def _says_cuda(suite: cst.CSTNode) -> bool:
+def _says_cuda(suite: cst.CSTNode, pattern: "re.Pattern[str]" = SAYS_CUDA) -> bool:
     """A ``raise``/``assert`` message in ``suite``'s last statement that names CUDA."""
     body = getattr(suite, "body", ())
     last = body[-1] if body else None
     smalls = last.body if isinstance(last, cst.SimpleStatementLine) else body if isinstance(suite, cst.SimpleStatementSuite) else ()
     for small in smalls:
         if isinstance(small, (cst.Raise, cst.Assert)):
-            if any(SAYS_CUDA.search(text) for text in _strings(small)):
+            if any(pattern.search(text) for text in _strings(small)):
                 return True
     return False
+
+
+def _strings_values(node: cst.CSTNode) -> Set[str]:
+    return {value for value in map(_evaluated, _string_nodes(node)) if value is not None}
+
+
+def _evaluated(node: cst.SimpleString) -> Optional[str]:
+    value = node.evaluated_value
+    return value if isinstance(value, str) else None
+
+
+def _string_nodes(node: cst.CSTNode) -> List[cst.SimpleString]:
+    out: List[cst.SimpleString] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, cst.SimpleString):
+            out.append(item)
+        else:
+            stack.extend(item.children)
+    return out
 
 
 def _strings(node: cst.CSTNode) -> List[str]:
