@@ -388,19 +388,22 @@ def _other_backend(orelse: Optional[cst.CSTNode]) -> Optional[str]:
     return None
 
 
-def _names(expr: cst.CSTNode) -> List[str]:
-    """Every identifier in ``expr`` (tests are small)."""
-    out: List[str] = []
-    stack = [expr]
+def _leaves(node: cst.CSTNode, kinds: Tuple[type, ...]) -> List[cst.CSTNode]:
+    """Every node of ``kinds`` in ``node`` (not below them); tests and messages are small."""
+    out: List[cst.CSTNode] = []
+    stack = [node]
     while stack:
-        node = stack.pop()
-        if isinstance(node, cst.Name):
-            out.append(node.value)
-        elif isinstance(node, cst.SimpleString):
-            out.append(node.value)
+        item = stack.pop()
+        if isinstance(item, kinds):
+            out.append(item)
         else:
-            stack.extend(node.children)
+            stack.extend(item.children)
     return out
+
+
+def _names(expr: cst.CSTNode) -> List[str]:
+    """Every identifier and string in ``expr``."""
+    return [leaf.value for leaf in _leaves(expr, (cst.Name, cst.SimpleString))]  # type: ignore[attr-defined]
 
 
 def _says_cuda(suite: cst.CSTNode, pattern: "re.Pattern[str]" = SAYS_CUDA) -> bool:
@@ -416,38 +419,12 @@ def _says_cuda(suite: cst.CSTNode, pattern: "re.Pattern[str]" = SAYS_CUDA) -> bo
 
 
 def _strings_values(node: cst.CSTNode) -> Set[str]:
-    return {value for value in map(_evaluated, _string_nodes(node)) if value is not None}
-
-
-def _evaluated(node: cst.SimpleString) -> Optional[str]:
-    value = node.evaluated_value
-    return value if isinstance(value, str) else None
-
-
-def _string_nodes(node: cst.CSTNode) -> List[cst.SimpleString]:
-    out: List[cst.SimpleString] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, cst.SimpleString):
-            out.append(item)
-        else:
-            stack.extend(item.children)
-    return out
+    values = (leaf.evaluated_value for leaf in _leaves(node, (cst.SimpleString,)))  # type: ignore[attr-defined]
+    return {value for value in values if isinstance(value, str)}
 
 
 def _strings(node: cst.CSTNode) -> List[str]:
-    out: List[str] = []
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, cst.SimpleString):
-            out.append(item.value)
-        elif isinstance(item, cst.FormattedStringText):
-            out.append(item.value)
-        else:
-            stack.extend(item.children)
-    return out
+    return [leaf.value for leaf in _leaves(node, (cst.SimpleString, cst.FormattedStringText))]  # type: ignore[attr-defined]
 
 
 # -- scanning a region ----------------------------------------------------------------------
