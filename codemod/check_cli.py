@@ -28,12 +28,12 @@ class Format(str, Enum):
     sarif = "sarif"
 
 
-@app.command()
+@app.command(short_help="Report CUDA-specific sites; exit 1 if there is any.")
 def check(
     paths: Optional[List[str]] = PATHS,
-    output_format: Format = typer.Option(Format.text, "--output-format", help="text, json, github (workflow annotations) or sarif (2.1.0)."),
+    output_format: Format = typer.Option(Format.text, "--output-format", help="Print findings as text, json, github (workflow annotations) or sarif (2.1.0)."),
     statistics: bool = typer.Option(False, "--statistics", help="Print counts per rule instead of each site."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Only findings not recorded in this file fail."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="FILE", help="Only findings not recorded in this file fail."),
     update_baseline: bool = typer.Option(False, "--update-baseline", help="Record today's findings in --baseline and pass."),
     report_unused: bool = typer.Option(False, "--report-unused-suppressions", help="Also report suppression comments that silence nothing."),
     runtime: Optional[str] = RUNTIME,
@@ -47,7 +47,8 @@ def check(
     config: Optional[Path] = CONFIG,
     no_cache: bool = NO_CACHE,
 ) -> None:
-    """Report every CUDA-specific site (fixable ones marked [*]); exit 1 if there is any."""
+    """Report every CUDA-specific site in the files and folders named (fixable ones marked [*]); exit 1 if
+    there is any."""
     paths = paths or []
     if update_baseline and baseline is None:
         typer.echo("accelport: --update-baseline needs --baseline FILE", err=True)
@@ -72,7 +73,9 @@ def check(
     _emit(sites, output_format, statistics)
     for line in report.errors(outcomes) + missing:
         typer.echo(line, err=True)
-    if missing or any(o.error for o in outcomes):
+    if missing:
+        raise typer.Exit(EXIT_USAGE)
+    if any(o.error for o in outcomes):
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_FOUND if sites else EXIT_OK)
 
@@ -98,6 +101,9 @@ def _emit(sites, output_format: Format, statistics: bool) -> None:
     if statistics:
         for line in report.statistics(sites):
             sys.stdout.write(line + "\n")
+        if sites:
+            fixable = sum(1 for s in sites if s.fixable)
+            sys.stdout.write(f"{len(sites):6d}  total ({fixable} fixable with `accelport rewrite`)\n")
         return
     if output_format is Format.json:
         sys.stdout.write(report.as_json(sites))
