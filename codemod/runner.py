@@ -22,6 +22,7 @@ from accelport.codemod.cache import Cache, content_hash
 from accelport.codemod.diff import lines, unified_diff
 from accelport.codemod.discovery import Source
 from accelport.codemod.progress import progress
+from accelport.codemod.relocate import relocate
 from accelport.codemod.results import Finding
 from accelport.codemod.settings import Settings
 from accelport.codemod.source import SourceError, decode
@@ -244,6 +245,8 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
             outcome.error = str(exc)
             return outcome
         outcome.written = True
+        if not notebook:  # what needs a human is found where it now is on disk
+            outcome.findings = relocate(result.findings, result.old_text, result.new_text)
     return outcome
 
 
