@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional
 import typer
 
 from accelport import __version__
+from accelport.codemod import colour
 from accelport.codemod import config as config_mod
 from accelport.codemod import porting_report, report
 from accelport.codemod.discovery import compile_patterns, discover
@@ -34,6 +35,13 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Port CUDA-only PyTorch code to accelerator-agnostic get_accelerator() calls, and keep it ported.",
 )
+
+
+def _painters(mode: str) -> tuple:
+    """Painters for stdout and stderr (``codemod/colour.py``); a bad ``--color`` is a usage error."""
+    if mode not in colour.MODES:
+        _fail(f"--color must be one of {', '.join(colour.MODES)}, not {mode!r}")
+    return colour.Painter(colour.enabled(mode, sys.stdout)), colour.Painter(colour.enabled(mode, sys.stderr))
 
 
 def _split(values: Optional[List[str]]) -> List[str]:
@@ -119,6 +127,10 @@ JOBS = typer.Option(None, "--jobs", "-j", metavar="N", help="Number of worker pr
 CONFIG = typer.Option(None, "--config", metavar="FILE", help="Read [tool.accelport] from this pyproject.toml (default: the nearest one upward).")
 NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the cache of per-file results.")
 RUNTIME = typer.Option(None, "--runtime", metavar="accelport|deepspeed", help="Import get_accelerator from accelport's runtime (default) or from DeepSpeed.")
+COLOR = typer.Option(
+    "auto", "--color", metavar="auto|always|never",
+    help="Colour the output: auto (on a terminal, unless NO_COLOR is set), always or never.",
+)  # fmt: skip
 TARGET = typer.Option(None, "--target", metavar="accelerator|torch", help="Emit get_accelerator() calls (default) or PyTorch's own device API where it is exact.")
 
 
@@ -138,11 +150,13 @@ def rewrite(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and findings."),
     config: Optional[Path] = CONFIG,
     no_cache: bool = NO_CACHE,
+    color: str = COLOR,
     report_path: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Write a porting report (per rule: ported, with a caveat, unported) to FILE.json or FILE.md."),
 ) -> None:
     """Rewrite CUDA-specific code in the files and folders named (or show the diff), and list what needs
     a human."""
     paths = paths or []
+    out, err = _painters(color)
     settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
     sources, missing = _sources(paths, pattern, force, table.get(config_mod.ROOT))
     mode = Mode.DIFF if diff or check else Mode.WRITE
@@ -154,7 +168,7 @@ def rewrite(
     if diff:
         # Bytes as they are on disk (any encoding, BOM, CRLF), so that `git apply` reproduces the rewrite.
         sys.stdout.flush()
-        sys.stdout.buffer.write(b"".join(o.diff for o in outcomes))
+        sys.stdout.buffer.write(out.diff(b"".join(o.diff for o in outcomes)))
         sys.stdout.buffer.flush()
     elif check:
         for outcome in outcomes:
@@ -165,8 +179,8 @@ def rewrite(
     lines = report.rewrite_summary(outcomes, verb) + missing
     if quiet:
         lines = [line for line in lines if line.startswith("error:") or ": " in line and not line.startswith(" ")]
-    for line in lines:
-        typer.echo(line, err=True)
+    for index, line in enumerate(lines):
+        typer.echo(err.heading(line) if index == 0 and not quiet else err.line(line), err=True, color=err.on)
     raise typer.Exit(_rewrite_exit(outcomes, missing, diff or check))
 
 
@@ -210,12 +224,13 @@ def explain_command(name: str = typer.Argument(..., metavar="NAME", hidden=True)
 
 
 @app.command("rules", short_help="List every rule with its code and summary.")
-def list_rules() -> None:
+def list_rules(color: str = COLOR) -> None:
     """List every rule: name, code, whether it fixes or only reports, on by default, summary."""
+    out, _ = _painters(color)
     for rule in sorted(registry.ALL_RULES, key=lambda r: r.CODE):
         kind = "fix" if rule.FIXES else "report"
         default = "" if rule.DEFAULT else " (off by default)"
-        typer.echo(f"{rule.CODE}  {rule.NAME:20s} {kind:6s} {rule.summary()}{default}")
+        typer.echo(out.rule_row(f"{rule.CODE}  {rule.NAME:20s} {kind:6s} {rule.summary()}{default}"), color=out.on)
 
 
 def main() -> None:

@@ -143,8 +143,11 @@ def test_in_place_rewrite_prints_summary_on_stderr_only(work: Path) -> None:
     assert "  tensor-cuda-method: 2 sites" in lines
     assert "  torch-cuda-call: 2 sites" in lines
     findings = [line for line in lines if ": unported-cuda-api " in line]
-    # path:line:col: rule-name message, sorted by path then position (lines as in the rewritten file).
-    assert [line.split(": ")[0] for line in findings] == ["a.py:8:7", "b.py:7:7"]
+    # path:line:col: rule-name message, sorted by path then position, in the file as rewritten: the
+    # import added under the second `import torch` moved the reported line down by one.
+    assert [line.split(": ")[0] for line in findings] == ["a.py:9:7", "b.py:8:7"]
+    for name, line in (("a.py", 9), ("b.py", 8)):
+        assert (work / name).read_text().splitlines()[line - 1].startswith("cap = torch.cuda.get_device_capability")
     assert all("torch.cuda.get_device_capability" in line for line in findings)
     assert lines.index(findings[0]) > lines.index("  torch-cuda-call: 2 sites")
 
