@@ -253,6 +253,7 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
         outcome.written = True
         if not notebook:  # what needs a human is found where it now is on disk
             outcome.findings = relocate(result.findings, result.old_text, result.new_text)
+            outcome.fixes = relocate(result.fixes, result.old_text, result.new_text)
     return outcome
 
 
