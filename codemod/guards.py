@@ -474,6 +474,9 @@ def _has_integer(node: cst.CSTNode) -> bool:
     return any(_has_integer(child) for child in node.children)
 
 
+NOT_RUN = (cst.FunctionDef, cst.ClassDef)
+
+
 class _Scanner:
     """Collects a region's reasons and candidates in one walk that passes over layout nodes."""
 
@@ -491,6 +494,10 @@ class _Scanner:
         region.ids.add(key)
         self.path.append(key)
         kind = type(node)
+        if kind in NOT_RUN:
+            # A def or class runs nothing that a guard protects here (and a sparse parse stubs trigger-free
+            # ones, so reading their bodies would make the answer depend on the parse): judged where called.
+            return False
         if kind is cst.Import:
             for alias in node.names:  # type: ignore[attr-defined]
                 reason = _module_reason(_dotted(alias.name))
