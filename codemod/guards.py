@@ -477,15 +477,16 @@ def _has_integer(node: cst.CSTNode) -> bool:
 NOT_RUN = (cst.FunctionDef, cst.ClassDef)
 
 
-class _Scanner:
+class _Scanner(cst.CSTVisitor):
     """Collects a region's reasons and candidates in one walk that passes over layout nodes."""
 
     def __init__(self, ctx: Context, region: Region) -> None:
+        super().__init__()
         self.ctx = ctx
         self.region = region
         self.path: List[int] = []
 
-    def on_leave(self, node: cst.CSTNode) -> None:
+    def on_leave(self, original_node: cst.CSTNode) -> None:
         self.path.pop()
 
     def on_visit(self, node: cst.CSTNode) -> bool:
@@ -570,7 +571,7 @@ class _Scanner:
 
 
 def _scan(ctx: Context, node: cst.CSTNode, region: Region) -> None:
-    fastwalk.visit(node, _Scanner(ctx, region))  # type: ignore[arg-type]
+    fastwalk.visit(node, _Scanner(ctx, region))
 
 
 # -- proposals and decisions -----------------------------------------------------------------
