@@ -56,7 +56,14 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 REPO = Path(__file__).resolve().parents[1]
 
 # What a CUDA-specific code line looks like. Deliberately wide: the hand review says which are CUDA-only.
-CUDA_LINE = re.compile(r"torch\.cuda|\.cuda\(|['\"]cuda|nccl|\.is_cuda\b|pin_memory")
+# The second half catches integer device ordinals (``model.to(local_rank)``, ``torch.device(rank)``,
+# ``map_location=...rank``, ``device=0``): CUDA devices without the word.
+CUDA_LINE = re.compile(
+    r"torch\.cuda|\.cuda\(|['\"]cuda|(?i:nccl)|\.is_cuda\b|pin_memory"
+    r"|\.(?:to|cuda)\(\s*(?:self\.|args\.)?(?:local_rank|rank|gpu_id|gpu|device_id|local_gpu)\s*[,)]"
+    r"|torch\.device\(\s*(?:self\.|args\.)?(?:local_rank|rank|gpu_id|gpu|\d+)\s*\)"
+    r"|map_location\s*=[^,)]*rank|\bdevice(?:_id)?\s*=\s*\d+\b"
+)
 # A call on the runtime, however the import was aliased (``get_accelerator``, ``_get_accelerator``...).
 ACCEL_CALL = re.compile(r"(?<![\w.])(\w*get_accelerator\w*)\(\)\.(\w+)")
 # An attribute read off what a runtime method returned: ``get_accelerator().current_stream().cuda_stream``.
@@ -118,16 +125,35 @@ def prose_lines(text: str) -> Set[int]:
 
 
 def code_only(text: str) -> List[str]:
-    """The lines of ``text`` with comments cut off (by tokens, so a ``#`` inside a string stays)."""
+    """The lines of ``text`` with comments cut off and prose strings (ones holding whitespace: messages,
+    help texts) blanked to ``""``, by tokens. Strings without whitespace stay: ``"cuda:0"``, ``"nccl"``,
+    ``"torch.cuda.HalfTensor"`` are code."""
     lines = text.splitlines()
-    cuts: Dict[int, int] = {}
+    edits: Dict[int, List[Tuple[int, int, str]]] = defaultdict(list)  # line -> [(start, end, replacement)]
     try:
         for tok in tokenize.generate_tokens(io.StringIO(text).readline):
             if tok.type == tokenize.COMMENT:
-                cuts[tok.start[0]] = tok.start[1]
+                edits[tok.start[0]].append((tok.start[1], len(lines[tok.start[0] - 1]), ""))
+            elif tok.type == tokenize.STRING and re.search(r"\s", _string_body(tok.string)):
+                for number in range(tok.start[0], tok.end[0] + 1):
+                    start = tok.start[1] if number == tok.start[0] else 0
+                    end = tok.end[1] if number == tok.end[0] else len(lines[number - 1])
+                    edits[number].append((start, end, '""' if number == tok.start[0] else ""))
     except (tokenize.TokenError, IndentationError, SyntaxError):
         pass
-    return [line[: cuts[i + 1]] if i + 1 in cuts else line for i, line in enumerate(lines)]
+    out = []
+    for number, line in enumerate(lines, 1):
+        for start, end, replacement in sorted(edits.get(number, ()), reverse=True):
+            line = line[:start] + replacement + line[end:]
+        out.append(line)
+    return out
+
+
+def _string_body(literal: str) -> str:
+    """A string literal without its prefix and quotes."""
+    body = literal.lstrip("rRbBuUfF")
+    quote = body[:3] if body[:3] in ('"""', "'''") else body[:1]
+    return body[len(quote) : len(body) - len(quote)]
 
 
 def cuda_lines(text: str) -> List[int]:
