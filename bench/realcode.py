@@ -240,7 +240,8 @@ def analyse(path: Path, display: str, runtime: str, out_path: Optional[Path]) ->
         out_path.write_text(new, encoding="utf-8")
     if report.changed:
         _check_output(report, text, new, display, settings)
-    _classify_cuda_lines(report, text, new)
+    if result.error is None:  # a refused file is named as a whole; its lines are not classed
+        _classify_cuda_lines(report, text, new)
     report.seconds = time.perf_counter() - start
     return report
 
