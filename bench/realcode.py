@@ -430,6 +430,44 @@ def samples(projects: Sequence[Project], size: int, seed: int, around: int, keep
     return out
 
 
+def rescore(projects: Sequence[Project], judged_path: Path) -> Dict[str, object]:
+    """What this run does at every site of an earlier hand-judged sample (``bench/realcode_judged.json``).
+
+    A rewrite keeps its verdict only where this run emits the same replacement text; a rewrite that is
+    now left and reported is no longer harmful; any other change needs judging again. A judged silent
+    line is now rewritten, reported, or still silent."""
+    import hashlib
+
+    judged = json.loads(judged_path.read_text(encoding="utf-8"))
+    files = {f"{p.name}/{f.path}": f for p in projects for f in p.files}
+    rows: List[Dict[str, str]] = []
+    for item in judged["items"]:
+        path, _, line_text = item["where"].rpartition(":")
+        line = int(line_text)
+        report = files.get(path)
+        if report is None:
+            status = "not in this run"
+        elif item["kind"] == "rewrite":
+            at = [fx for fx in report.fixes if fx["line"] <= line <= fx["end_line"]]
+            same = [fx for fx in at if fx["rule"] == item["rule"]
+                    and hashlib.sha1((fx["fix"] or "").encode()).hexdigest()[:12] == item["fix_sha1"]]  # fmt: skip
+            if same:
+                status = "same rewrite"
+            elif at:
+                status = "rewritten differently (judge again)"
+            elif line in _covered(report.findings):
+                status = "left and reported"
+            else:
+                status = "left silently"
+        else:
+            status = dict(report.cuda).get(line, "not a CUDA-looking line")
+            status = {"both": "rewritten and reported"}.get(status, status)
+        rows.append({**item, "status": status})
+    counts = Counter((row["kind"], row["verdict"], row["status"]) for row in rows)
+    return {"seed": judged.get("seed"), "rows": rows,
+            "counts": [{"kind": k, "verdict": v, "now": s, "count": n} for (k, v, s), n in sorted(counts.items())]}  # fmt: skip
+
+
 def _table(rows: Sequence[Dict[str, object]], keys: Sequence[str]) -> List[str]:
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(str(row.get(k, "")) for k in keys) + " |" for row in rows]
@@ -472,6 +510,14 @@ def markdown(data: Dict[str, object]) -> str:
         out += [f"- tool {kind}: {count} ({100.0 * count / max(1, hp['human_sites']):.1f}%)" for kind, count in sorted(hp["tool"].items())]
         silent = [s for s in hp["sites"] if s["tool"] == "silent"]
         out += ["", "Silent human port sites:", ""] + [f"- `{s['path']}:{s['line']}` `{s['code'][:120]}`" for s in silent[:80]]
+        out.append("")
+    if data.get("rescore"):
+        rs = data["rescore"]
+        out += [f"## The hand-judged baseline sample, rescored (seed {rs['seed']})", ""]
+        out += _table(rs["counts"], ["kind", "verdict", "now", "count"])
+        out += ["", "Judged sites whose outcome changed:", ""]
+        out += [f"- {row['id']} `{row['where']}` ({row['verdict']}): {row['status']}" for row in rs["rows"]
+                if row["status"] not in ("same rewrite", "silent")]  # fmt: skip
         out.append("")
     sample = data.get("sample")
     if sample:
@@ -539,6 +585,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--markdown", type=Path, help="write the markdown report here instead of stdout")
     parser.add_argument("--json", type=Path, help="also write every detail as JSON")
     parser.add_argument("--keep", type=Path, help="keep the ported copies under this folder (one per project)")
+    parser.add_argument("--rescore", type=Path, metavar="JUDGED.json",
+                        help="say what this run does at each site of a hand-judged sample (bench/realcode_judged.json)")  # fmt: skip
     parser.add_argument("--hand-port", action="append", default=[], metavar="NAME=BEFORE:AFTER",
                         help="compare with a human port; BEFORE is also evaluated as project NAME")  # fmt: skip
     args = parser.parse_args(argv)
@@ -560,6 +608,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     data = collect(projects, args.runtime)
     data["seed"] = args.seed
     data["hand_ports"] = [hand_port(n, b, a, next(p for p in projects if p.name == n)) for n, b, a in ports]
+    if args.rescore:
+        data["rescore"] = rescore(projects, args.rescore)
     if args.sample:
         data["sample"] = samples(projects, args.sample, args.seed, args.context, {p.name: keep / p.name for p in projects})
     text = markdown(data)

@@ -134,3 +134,35 @@ def test_hand_port_comparison(tmp_path):
 )
 def test_cuda_looking_lines(line, cuda):
     assert (realcode.cuda_lines(line + "\n") == [1]) is cuda
+
+
+def test_rescore_a_judged_sample(tmp_path):
+    """A judged rewrite keeps its verdict only where the run emits the same replacement; judged silent
+    lines report what the run does with them now."""
+    import hashlib
+
+    proj = _project(tmp_path)
+    first = _run(tmp_path, str(proj), "--sample", "5")
+    [rewrite] = first["sample"]["rewrites"]
+    sha = hashlib.sha1(rewrite["fix"].encode()).hexdigest()[:12]
+    judged = tmp_path / "judged.json"
+    items = [
+        {"id": "R1", "kind": "rewrite", "where": "proj/train.py:7", "rule": "torch-cuda-call", "fix_sha1": sha, "verdict": "ok"},
+        {"id": "R2", "kind": "rewrite", "where": "proj/train.py:7", "rule": "torch-cuda-call", "fix_sha1": "0" * 12, "verdict": "H-else"},
+        {"id": "R3", "kind": "rewrite", "where": "proj/train.py:10", "rule": "torch-cuda-call", "fix_sha1": sha, "verdict": "H-else"},
+        {"id": "S1", "kind": "silent", "where": "proj/train.py:8", "verdict": "ok"},
+        {"id": "S2", "kind": "silent", "where": "proj/train.py:7", "verdict": "miss"},
+        {"id": "S3", "kind": "silent", "where": "gone/x.py:1", "verdict": "miss"},
+    ]
+    judged.write_text(json.dumps({"seed": 11, "items": items}))
+    data = _run(tmp_path, str(proj), "--sample", "0", "--rescore", str(judged))
+    status = {row["id"]: row["status"] for row in data["rescore"]["rows"]}
+    assert status == {
+        "R1": "same rewrite",
+        "R2": "rewritten differently (judge again)",
+        "R3": "left and reported",  # CUDAGraph is reported, not rewritten
+        "S1": "silent",
+        "S2": "rewritten",
+        "S3": "not in this run",
+    }
+    assert "rescored" in data["markdown"]
