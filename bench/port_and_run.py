@@ -138,6 +138,7 @@ def run_case(case: Case, corpus: Path, work: Path, timeout: int) -> Result:
             rc, output = proc.returncode, proc.stdout + proc.stderr
         except subprocess.TimeoutExpired as exc:
             rc, output = -1, f"timed out after {timeout}s\n" + (exc.stdout or b"").decode(errors="replace")[-2000:]
+        (dest / f"port-and-run-{len(result.runs) + 1}.log").write_text(output)  # the full output, kept with --keep
         result.runs.append({"label": label, "command": " ".join(a if a != sys.executable else "python" for a in argv),
                             "rc": str(rc), "status": "runs" if rc == 0 else "crashes", "error": "" if rc == 0 else _last_error(output),
                             "tail": output[-3000:]})  # fmt: skip

@@ -484,6 +484,19 @@ def markdown(data: Dict[str, object]) -> str:
     total["covered_pct"] = round(100.0 * (total["cuda_lines"] - total["silent"]) / total["cuda_lines"], 1) if total["cuda_lines"] else 100.0
     total["seconds"] = round(total["seconds"], 1)
     out += _table([*summaries, total], keys)
+    ports = data.get("hand_ports", [])
+    human = sum(hp["human_sites"] for hp in ports)
+    kinds = Counter()
+    for hp in ports:
+        kinds.update(hp["tool"])
+    headline = (f"**Headline**: {total['sites']} sites rewritten, {total['findings']} findings; {total['cuda_lines']} CUDA-looking "
+                f"code lines, {total['cuda_lines'] - total['silent']} rewritten or reported ({total['covered_pct']}%), "
+                f"{total['silent']} silent")  # fmt: skip
+    if human:
+        headline += "; hand ports: " + ", ".join(
+            f"{kind} {kinds[kind]}/{human} ({100.0 * kinds[kind] / human:.1f}%)" for kind in ("rewritten", "reported", "both", "silent") if kinds[kind]
+        )
+    out += ["", headline + "."]
     out += ["", "`cuda_lines`: code lines matching `" + CUDA_LINE.pattern + "` (comments and docstrings removed); "
             "`rewritten`/`reported_only`/`silent`: what the tool did on them; `covered_pct`: not silent.", ""]  # fmt: skip
     out += ["## Sites rewritten and findings, per rule", ""]
