@@ -528,6 +528,15 @@ def markdown(data: Dict[str, object]) -> str:
         rs = data["rescore"]
         out += [f"## The hand-judged baseline sample, rescored (seed {rs['seed']})", ""]
         out += _table(rs["counts"], ["kind", "verdict", "now", "count"])
+        rewrites = [row for row in rs["rows"] if row["kind"] == "rewrite"]
+        silent = [row for row in rs["rows"] if row["kind"] == "silent"]
+        kept = {v: sum(1 for row in rewrites if row["verdict"] == v and row["status"] == "same rewrite") for v in ("H-cuda", "H-else")}
+        recheck = sum(1 for row in rewrites if row["status"].startswith("rewritten differently"))
+        misses = sum(1 for row in silent if row["verdict"] == "miss")
+        still = sum(1 for row in silent if row["verdict"] == "miss" and row["status"] == "silent")
+        out += ["", f"**Rescored**: of {len(rewrites)} judged rewrites, {kept['H-cuda']} H-cuda and {kept['H-else']} H-else "
+                    f"are still made the same way, {recheck} are rewritten differently (judge again); of {misses} judged "
+                    f"misses, {still} are still silent."]  # fmt: skip
         out += ["", "Judged sites whose outcome changed:", ""]
         out += [f"- {row['id']} `{row['where']}` ({row['verdict']}): {row['status']}" for row in rs["rows"]
                 if row["status"] not in ("same rewrite", "silent")]  # fmt: skip
