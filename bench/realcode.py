@@ -454,7 +454,7 @@ def rescore(projects: Sequence[Project], judged_path: Path) -> Dict[str, object]
             if same:
                 status = "same rewrite"
             elif at:
-                status = "rewritten differently (judge again)"
+                status = "rewritten differently (judge again): " + "; ".join(f"`{fx['fix']}`" for fx in at)
             elif line in _covered(report.findings):
                 status = "left and reported"
             else:

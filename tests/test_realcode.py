@@ -159,7 +159,7 @@ def test_rescore_a_judged_sample(tmp_path):
     status = {row["id"]: row["status"] for row in data["rescore"]["rows"]}
     assert status == {
         "R1": "same rewrite",
-        "R2": "rewritten differently (judge again)",
+        "R2": "rewritten differently (judge again): `get_accelerator().synchronize`",
         "R3": "left and reported",  # CUDAGraph is reported, not rewritten
         "S1": "silent",
         "S2": "rewritten",
