@@ -447,6 +447,8 @@ def rescore(projects: Sequence[Project], judged_path: Path) -> Dict[str, object]
         report = files.get(path)
         if report is None:
             status = "not in this run"
+        elif report.error or report.crash:
+            status = f"file refused: {report.error or report.crash}"
         elif item["kind"] == "rewrite":
             at = [fx for fx in report.fixes if fx["line"] <= line <= fx["end_line"]]
             same = [fx for fx in at if fx["rule"] == item["rule"]

@@ -153,10 +153,12 @@ def test_rescore_a_judged_sample(tmp_path):
         {"id": "S1", "kind": "silent", "where": "proj/train.py:8", "verdict": "ok"},
         {"id": "S2", "kind": "silent", "where": "proj/train.py:7", "verdict": "miss"},
         {"id": "S3", "kind": "silent", "where": "gone/x.py:1", "verdict": "miss"},
+        {"id": "S4", "kind": "silent", "where": "proj/broken.py:2", "verdict": "miss"},
     ]
     judged.write_text(json.dumps({"seed": 11, "items": items}))
     data = _run(tmp_path, str(proj), "--sample", "0", "--rescore", str(judged))
     status = {row["id"]: row["status"] for row in data["rescore"]["rows"]}
+    assert status.pop("S4").startswith("file refused: cannot parse")
     assert status == {
         "R1": "same rewrite",
         "R2": "rewritten differently (judge again): `get_accelerator().synchronize`",
