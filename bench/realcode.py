@@ -5,7 +5,7 @@ Usage (the corpus lives outside the repository; see docs/accuracy.md for the exa
     python bench/realcode.py /work/scratch/realcode/timm /work/scratch/realcode/nanogpt ... \\
         [--runtime accelport|deepspeed] [--sample 60] [--seed 11] [--jobs 2] \\
         [--markdown out.md] [--json out.json] [--keep DIR] \\
-        [--hand-port NAME=BEFORE_DIR:AFTER_DIR]
+        [--hand-port NAME=BEFORE_DIR:AFTER_DIR] [--rescore bench/realcode_judged.json]
 
 For each project folder (its ``*.py`` files, skipping the folders discovery skips) the engine
 (``transform_source``, what ``accelport rewrite`` runs per file) ports a copy of every file, and the
@@ -24,6 +24,9 @@ harness reports:
   each classed as rewritten (inside a changed hunk), reported (a finding's lines cover it), or silent;
 - a seeded random sample of rewritten sites and of silent CUDA-looking lines, each with path:line,
   the lines before and after, for hand review (docs/accuracy.md says how they were judged).
+
+``--rescore JUDGED.json`` says what this run does at each site of an earlier hand-judged sample
+(``bench/realcode_judged.json``: the baseline verdicts), so before and after compare on the same sites.
 
 ``--hand-port NAME=BEFORE:AFTER`` compares with a human port: every CUDA-looking code line of BEFORE
 that the humans changed in AFTER is a human port site; the tool rewrote it, reported it, or was silent.
