@@ -5,7 +5,6 @@ mapping of MPI rank variables. Nothing here starts a distributed job."""
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import subprocess
 import sys
@@ -77,13 +76,32 @@ def test_torchrun_command_per_node_through_ssh(two_nodes):
 def test_torchrun_remote_shell_and_local_host(tmp_path, two_nodes):
     hostfile = tmp_path / "mixed"
     hostfile.write_text("localhost slots=1\nworker-2 slots=3\n")
-    job = launch.prepare(["--hostfile", str(hostfile), "--remote-shell", "ssh -p 2222", "--master_port", "1234", "t.py"],
+    job = launch.prepare(["--hostfile", str(hostfile), "--remote-shell", "ssh -p 2222", "--master_addr", "10.0.0.5", "t.py"],
                          environ={}, cwd="/w")
     assert [node.local for node in job.nodes] == [True, False]
     assert job.commands[0][:12] == [PY, "-u", "-m", "accelport", "launch", "--nnodes", "2", "--node-rank", "0",
-                                    "--master-addr", "localhost", "--master-port"]
+                                    "--master-addr", "10.0.0.5", "--master-port"]
     assert job.commands[1][:3] == ["ssh", "-p", "2222"] and job.commands[1][3] == "worker-2"
     assert "--nproc-per-node 3 t.py" in job.commands[1][4]
+
+
+def test_local_master_with_other_hosts_is_an_error(tmp_path, two_nodes):
+    hostfile = tmp_path / "mixed"
+    hostfile.write_text("localhost slots=1\nworker-2 slots=1\n")
+    with pytest.raises(launch.LaunchError, match="'localhost', which the other hosts cannot reach as the master"):
+        launch.prepare(["--hostfile", str(hostfile), "--launcher", "mpich", "t.py"], environ={})
+
+
+def test_options_are_cut_from_the_script_in_every_spelling():
+    from accelport.launch.nodes import split_argv
+
+    options, script = split_argv(
+        ["--hostfile=hf", "-H", "hf", "-r3", "--bind_cores_to_rank", "-m", "--", "pkg.train", "--lr", "1"], launch.build_parser()
+    )
+    assert options == [("hostfile", ["--hostfile=hf"]), ("hostfile", ["-H", "hf"]), ("redirects", ["-r3"]),
+                       ("bind_cores_to_rank", ["--bind_cores_to_rank"]), ("module", ["-m"])]
+    assert script == ["pkg.train", "--lr", "1"]
+    assert split_argv(["--launcher", "mpich", "t.py", "--launcher", "x"], launch.build_parser())[1] == ["t.py", "--launcher", "x"]
 
 
 def test_hostfile_with_one_local_host_is_a_plain_local_launch(tmp_path, monkeypatch):
@@ -166,41 +184,49 @@ def test_deepspeed_spellings_parse(monkeypatch):
     assert (args.master_addr, args.master_port, args.standalone) == ("127.0.0.1", 29555, False)
 
 
-# --- the command line for real: --dry-run and the missing binary ------------------------------
-
-
-def _accelport(*argv, env_extra=None):
-    env = {**os.environ, **(env_extra or {})}
-    return subprocess.run([PY, "-m", "accelport", "launch", *argv], capture_output=True, text=True, timeout=120, env=env)
+# --- the command line: --dry-run, --remote-shell none, the missing binary ----------------------
 
 
 def test_dry_run_prints_the_commands_and_starts_nothing(tmp_path):
+    """Through the real console entry point: exit 0, one line per command on stdout."""
     hostfile = tmp_path / "hostfile"
     hostfile.write_text("worker-1 slots=2\nworker-2 slots=2\n")
-    result = _accelport("--hostfile", str(hostfile), "--launcher", "openmpi", "--launcher-binary", "my-mpirun",
-                        "--dry-run", str(tmp_path / "never_run.py"))
+    result = subprocess.run(
+        [PY, "-m", "accelport", "launch", "--hostfile", str(hostfile), "--launcher", "openmpi", "--launcher-binary",
+         "my-mpirun", "--dry-run", str(tmp_path / "never_run.py")],
+        capture_output=True, text=True, timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("my-mpirun -np 4 --host worker-1:2,worker-2:2 --bind-to none ")
-    assert result.stdout.count("\n") == 1
-    result = _accelport("--hostfile", str(hostfile), "--dry_run", "--remote-shell", "none", "t.py")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0] == "# node 0: worker-1" and "--node-rank 1" in result.stdout.splitlines()[3]
-    result = _accelport("--nproc-per-node", "2", "--bind-cores-to-rank", "--bind-core-list", "0", "--dry-run", "t.py")
-    assert result.returncode == 2 and "at least one core per local rank" in result.stderr
+    assert result.stdout.count("\n") == 1 and not (tmp_path / "never_run.py").exists()
 
 
-def test_missing_mpi_binary_is_exit_2_naming_the_package(tmp_path):
-    result = _accelport("--launcher", "openmpi", "--launcher-binary", "no-such-mpirun", "--num_accelerators", "1", "t.py")
-    assert result.returncode == 2
-    assert "--launcher openmpi needs no-such-mpirun on PATH" in result.stderr and "openmpi-bin" in result.stderr
+def test_dry_run_of_nodes_and_of_one_node(tmp_path, capsys):
+    hostfile = tmp_path / "hostfile"
+    hostfile.write_text("worker-1 slots=2\nworker-2 slots=2\n")
+    assert launch.main(["--hostfile", str(hostfile), "--dry_run", "--remote-shell", "none", "t.py"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "# node 0: worker-1" and lines[2] == "# node 1: worker-2" and "--node-rank 1" in lines[3]
+    assert launch.main(["--nproc-per-node", "1", "--dry-run", "t.py", "--lr", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(shlex.join([PY, "-m", "torch.distributed.run"])) and out.endswith(" t.py --lr 1\n")
+    assert launch.main(["--nproc-per-node", "2", "--bind-cores-to-rank", "--bind-core-list", "0", "--dry-run", "t.py"]) == 2
+    assert "at least one core per local rank" in capsys.readouterr().err
 
 
-def test_remote_shell_none_prints_each_node(tmp_path):
+def test_missing_mpi_binary_is_exit_2_naming_the_package(capsys):
+    assert launch.main(["--launcher", "openmpi", "--launcher-binary", "no-such-mpirun", "--num_accelerators", "1", "t.py"]) == 2
+    err = capsys.readouterr().err
+    assert "--launcher openmpi needs no-such-mpirun on PATH" in err and "openmpi-bin" in err
+
+
+def test_remote_shell_none_prints_each_node(tmp_path, capsys):
     hostfile = tmp_path / "hostfile"
     hostfile.write_text("worker-1 slots=1\nworker-2 slots=1\n")
-    result = _accelport("--hostfile", str(hostfile), "--remote-shell", "none", "t.py")
-    assert result.returncode == 0 and "run each node's command on that node" in result.stderr
-    assert result.stdout.count("-m accelport launch --nnodes 2") == 2
+    assert launch.main(["--hostfile", str(hostfile), "--remote-shell", "none", "t.py"]) == 0
+    captured = capsys.readouterr()
+    assert "run each node's command on that node" in captured.err
+    assert captured.out.count("-m accelport launch --nnodes 2") == 2
 
 
 # --- the worker shim: MPI's rank variables become torch's -------------------------------------

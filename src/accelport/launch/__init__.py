@@ -51,7 +51,7 @@ from accelport.launch.cores import (
     usable_cores,
 )
 from accelport.launch.errors import LaunchError
-from accelport.launch.hostfile import is_local, parse_hostfile, read_hostfile, select_hosts
+from accelport.launch.hostfile import LOCAL_NAMES, is_local, parse_hostfile, read_hostfile, select_hosts
 from accelport.launch.mpi import MPI_LAUNCHERS, find_binary, mpi_command
 from accelport.launch.nodes import NodeCommand, node_commands, run_nodes, split_argv
 
@@ -372,7 +372,10 @@ def prepare(argv: Sequence[str], environ: Optional[Dict[str, str]] = None, cwd: 
         raise LaunchError("--nnodes and --node-rank come from the hostfile: drop them")
     hosts = _hosts(args)
     first = next(iter(hosts))
-    master_addr = getattr(args, "master_addr", None) or first
+    master_addr = getattr(args, "master_addr", None)
+    if not master_addr and first in LOCAL_NAMES and len(hosts) > 1:
+        raise LaunchError(f"the first host is {first!r}, which the other hosts cannot reach as the master: give --master_addr")
+    master_addr = master_addr or first
     master_port = getattr(args, "master_port", None) or DEFAULT_MASTER_PORT
 
     if args.launcher == "torchrun":
