@@ -260,5 +260,6 @@ def test_launch_usage_errors_exit_2(tmp_path):
 def test_launch_help_lists_torchrun_and_binding_options(tmp_path):
     result = _accelport("launch", "--help", cwd=tmp_path)
     assert result.returncode == 0
-    for option in ("--nnodes", "--rdzv-endpoint", "--bind-cores-to-rank", "--bind-core-list"):
+    for option in ("--nnodes", "--rdzv-endpoint", "--bind-cores-to-rank", "--bind-core-list", "--hostfile", "--launcher",
+                   "--num_accelerators", "--dry-run"):
         assert option in result.stdout
