@@ -16,6 +16,8 @@ accepted and means what it means there. accelport adds:
   ``--bind-cores-to-rank`` every worker is restricted to the whole list;
 * a single-node run with no rendezvous option uses torchrun's ``--standalone`` rendezvous (a free
   port), so two launches on one machine do not fight over port 29500;
+* DeepSpeed's spellings (``--bind_cores_to_rank``, ``--num_accelerators``, ``--master_addr``, ...; the
+  parser is in :mod:`accelport.launch.options`);
 * ``--hostfile`` (``host slots=N``), ``--include`` / ``--exclude`` / ``--num-nodes``
   (:mod:`accelport.launch.hostfile`) and ``--launcher``: ``torchrun`` starts one launch per node through
   a remote shell (:mod:`accelport.launch.nodes`); ``mpich``, ``impi`` and ``openmpi`` start every rank
@@ -42,7 +44,6 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
 from accelport.launch.cores import (
-    core_list_arg,
     format_core_list,
     nodes_spanned,
     numa_nodes,
@@ -54,18 +55,25 @@ from accelport.launch.errors import LaunchError
 from accelport.launch.hostfile import LOCAL_NAMES, is_local, parse_hostfile, read_hostfile, select_hosts
 from accelport.launch.mpi import MPI_LAUNCHERS, find_binary, mpi_command
 from accelport.launch.nodes import NodeCommand, node_commands, run_nodes, split_argv
+from accelport.launch.options import (
+    PROG,
+    RENDEZVOUS_DESTS,
+    build_parser,
+    parse_args,
+    restore_rendezvous_defaults,
+    script_mode,
+    torchrun_command,
+    torchrun_only_options,
+)
 
 __all__ = [
     "LaunchError", "build_parser", "format_core_list", "main", "nodes_spanned", "numa_nodes", "parse_core_list",
     "parse_hostfile", "plan", "prepare", "select_hosts", "split_cores", "usable_cores",
 ]
 
-PROG = "accelport launch"
-WORKER_FLAG = "--worker"
+WORKER_FLAG = "--worker"  # the first argument that makes `python -m accelport.launch` the worker shim
 WORKER_MODULE = "accelport.launch"
-# torchrun options that choose a rendezvous: when any is given, accelport does not add --standalone.
-_RENDEZVOUS_DESTS = ("rdzv_backend", "rdzv_endpoint", "rdzv_id", "master_addr", "master_port", "node_rank")
-LAUNCHERS = ("torchrun", *MPI_LAUNCHERS)
+_RENDEZVOUS_DESTS = RENDEZVOUS_DESTS  # the name the tests and older callers use
 DEFAULT_MASTER_PORT = 29500  # torchrun's and DeepSpeed's
 # accelport's placement options: each node's own launch (torchrun over a remote shell) gets them
 # decided per node, so the user's spelling of them is not passed on.
@@ -74,9 +82,6 @@ _PER_NODE_DESTS = frozenset({
     "master_addr", "master_port", "launcher", "launcher_args", "launcher_binary", "remote_shell", "dry_run",
     "standalone",
 })
-# torchrun options an MPI launch still honours; any other torchrun option given with --launcher mpich
-# (impi, openmpi) would be ignored, so it is an error instead.
-_MPI_TORCHRUN_DESTS = frozenset({"nproc_per_node", "master_addr", "master_port", "module", "no_python", "run_path", "help"})
 
 
 # --- device ----------------------------------------------------------------------------------
@@ -117,116 +122,19 @@ def default_nproc(cores: Sequence[int]) -> int:
 # --- the launcher ----------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """torchrun's own parser, renamed, with accelport's options added."""
-    from torch.distributed.run import get_args_parser
-
-    parser = get_args_parser()
-    parser.prog = PROG
-    parser.allow_abbrev = False  # script options such as --b or --n must not be read as abbreviations of ours
-    parser.description = (
-        "Run a training script under torchrun (torch.distributed.run). All torchrun options work; "
-        "--nproc-per-node defaults to the GPU count, or on CPU to the number of NUMA nodes."
-    )
-    for action in parser._actions:
-        if action.dest == "nproc_per_node":
-            action.default = None
-            action.help = "Workers per node (an int, or torchrun's auto/cpu/gpu/xpu). Default: the GPU count, on CPU the number of NUMA nodes (sockets)."
-        elif action.dest in _RENDEZVOUS_DESTS:
-            action.default = argparse.SUPPRESS
-    group = parser.add_argument_group("accelport core binding")
-    group.add_argument(
-        "--bind-cores-to-rank", "--bind_cores_to_rank", action="store_true",
-        help="Split the cores evenly among the local ranks (CPU affinity) and set OMP_NUM_THREADS to each rank's share.",
-    )
-    group.add_argument(
-        "--bind-core-list", "--bind_core_list", type=core_list_arg, default=None, metavar="LIST",
-        help="Cores to use, e.g. 0-51,56-107 (default: every core this process may use).",
-    )
-    nodes = parser.add_argument_group("accelport nodes and launchers (DeepSpeed's spellings work too)")
-    nodes.add_argument(
-        "-H", "--hostfile", default=None, metavar="FILE",
-        help="Hosts to run on, one 'HOST slots=N' a line (slots: workers on that host, e.g. its sockets).",
-    )
-    nodes.add_argument(
-        "-i", "--include", default="", metavar="SPEC",
-        help="Only these hosts/slots: HOST[:SLOT,SLOT][@HOST...], e.g. worker-1@worker-2:0,1.",
-    )
-    nodes.add_argument("-e", "--exclude", default="", metavar="SPEC", help="All hosts/slots but these (same syntax).")
-    nodes.add_argument("--num-nodes", "--num_nodes", type=int, default=None, metavar="N", help="Use the first N hosts.")
-    nodes.add_argument(
-        "--num-accelerators", "--num_accelerators", "--num-gpus", "--num_gpus", type=int, default=None, metavar="N",
-        help="Workers per node (= --nproc-per-node; with a hostfile, instead of each host's slots).",
-    )
-    nodes.add_argument(
-        "--launcher", type=str.lower, choices=LAUNCHERS, default="torchrun",
-        help="torchrun (default: one torchrun per node, remote ones through --remote-shell), mpich or impi "
-        "(Hydra mpiexec), openmpi (mpirun).",
-    )
-    nodes.add_argument(
-        "--launcher-args", "--launcher_args", default="", metavar="ARGS",
-        help="Extra options for the MPI launcher, one quoted string, e.g. '--mca btl_tcp_if_include eth0'.",
-    )
-    nodes.add_argument(
-        "--launcher-binary", default=None, metavar="PATH",
-        help="The MPI launcher's binary (default: mpiexec.mpich/mpiexec.hydra/mpiexec for mpich, "
-        "mpiexec.hydra/mpiexec for impi, mpirun.openmpi/mpirun for openmpi).",
-    )
-    nodes.add_argument(
-        "--remote-shell", default="ssh", metavar="CMD",
-        help="How --launcher torchrun starts a remote node: CMD HOST 'command' (default ssh); 'none' prints "
-        "each node's command for you to run.",
-    )
-    nodes.add_argument(
-        "--no-local-rank", "--no_local_rank", action="store_true",
-        help="Accepted for DeepSpeed command lines: accelport never passes --local_rank (scripts read LOCAL_RANK).",
-    )
-    nodes.add_argument("--dry-run", "--dry_run", action="store_true", help="Print the exact command(s) and exit.")
-    return parser
-
-
-def _restore_rendezvous_defaults(args: argparse.Namespace) -> bool:
-    """Put back torchrun's defaults of the rendezvous options; True when the user gave any of them."""
-    given = False
-    from torch.distributed.run import get_args_parser
-
-    defaults = get_args_parser().parse_args(["x"])
-    for dest in _RENDEZVOUS_DESTS:
-        if hasattr(args, dest) or f"PET_{dest.upper()}" in os.environ:
-            given = True
-        else:
-            setattr(args, dest, getattr(defaults, dest))
-    return given
-
-
-def _script_mode(args: argparse.Namespace) -> str:
-    if getattr(args, "run_path", False) or not (args.module or args.no_python):
-        return "python"
-    return "module" if args.module else "program"
-
-
-def _parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    args = parser.parse_args(list(argv))
-    if args.num_accelerators is not None:
-        if args.nproc_per_node is not None and args.nproc_per_node != str(args.num_accelerators):
-            raise LaunchError(f"--num-accelerators {args.num_accelerators} and --nproc-per-node {args.nproc_per_node} disagree")
-        args.nproc_per_node = str(args.num_accelerators)
-    return args
-
-
 def plan(argv: Sequence[str]) -> argparse.Namespace:
     """Parse a single-node torchrun launch (no hostfile, no MPI) into the namespace handed to
     ``torch.distributed.run.run``; no process is started.
 
     The namespace carries ``bind_groups`` (the cores of each local rank, or None) for inspection.
     """
-    return _plan_torchrun(_parse(build_parser(), argv))
+    return _plan_torchrun(parse_args(build_parser(), argv))
 
 
 def _plan_torchrun(args: argparse.Namespace) -> argparse.Namespace:
     from torch.distributed.run import determine_local_world_size
 
-    rendezvous_given = _restore_rendezvous_defaults(args)
+    rendezvous_given = restore_rendezvous_defaults(args)
     if args.nnodes in ("1", "1:1") and not rendezvous_given:
         args.standalone = True
 
@@ -254,7 +162,7 @@ def _plan_torchrun(args: argparse.Namespace) -> argparse.Namespace:
         shim = [
             WORKER_FLAG,
             "--cores", ";".join(format_core_list(group) for group in args.bind_groups),
-            "--mode", _script_mode(args),
+            "--mode", script_mode(args),
             "--threads", "1" if args.bind_cores_to_rank else "0",
             "--",
             args.training_script,
@@ -263,7 +171,6 @@ def _plan_torchrun(args: argparse.Namespace) -> argparse.Namespace:
         args.training_script, args.training_script_args = WORKER_MODULE, shim
         args.module, args.no_python, args.run_path = True, False, False
     return args
-
 
 
 # --- several nodes, MPI, dry runs -------------------------------------------------------------
@@ -291,47 +198,6 @@ class Job:
         return [f"{prefix} {line}" if prefix else line for line in lines]
 
 
-def _torchrun_defaults() -> argparse.Namespace:
-    from torch.distributed.run import get_args_parser
-
-    return get_args_parser().parse_args(["x"])
-
-
-def _torchrun_command(args: argparse.Namespace) -> List[str]:
-    """``python -m torch.distributed.run`` with the options that differ from torchrun's defaults:
-    the command the in-process launch is equivalent to (what --dry-run prints)."""
-    from torch.distributed.run import get_args_parser
-
-    defaults = _torchrun_defaults()
-    command = [sys.executable, "-m", "torch.distributed.run"]
-    for action in get_args_parser()._actions:
-        if not action.option_strings or action.dest == "help":
-            continue
-        value = getattr(args, action.dest)
-        if value == getattr(defaults, action.dest) or (args.standalone and action.dest in _RENDEZVOUS_DESTS):
-            continue
-        option = next(name for name in action.option_strings if name.startswith("--"))
-        command += [option] if action.nargs == 0 else [option, str(value)]
-    return command + [args.training_script, *args.training_script_args]
-
-
-def _torchrun_only_options(args: argparse.Namespace) -> List[str]:
-    """torchrun options given on the command line that an MPI launch would not use."""
-    from torch.distributed.run import get_args_parser
-
-    defaults = _torchrun_defaults()
-    given = []
-    for action in get_args_parser()._actions:
-        if not action.option_strings or action.dest in _MPI_TORCHRUN_DESTS:
-            continue
-        if action.dest in _RENDEZVOUS_DESTS:
-            if hasattr(args, action.dest):
-                given.append(action.option_strings[0])
-        elif getattr(args, action.dest) != getattr(defaults, action.dest):
-            given.append(action.option_strings[0])
-    return given
-
-
 def _hosts(args: argparse.Namespace) -> Dict[str, int]:
     """``{host: workers}`` from the hostfile and the filters, or ``{"localhost": N}`` without one."""
     per_node = None
@@ -350,7 +216,7 @@ def _hosts(args: argparse.Namespace) -> Dict[str, int]:
 
 def _shim(args: argparse.Namespace, mpi_style: str) -> List[str]:
     """The worker command every MPI rank runs: the shim, then the script."""
-    shim = [sys.executable, "-u", "-m", WORKER_MODULE, WORKER_FLAG, "--mpi", mpi_style, "--mode", _script_mode(args)]
+    shim = [sys.executable, "-u", "-m", WORKER_MODULE, WORKER_FLAG, "--mpi", mpi_style, "--mode", script_mode(args)]
     if args.bind_cores_to_rank:
         shim += ["--split", "--threads", "1"]
     if args.bind_core_list is not None:
@@ -362,7 +228,7 @@ def prepare(argv: Sequence[str], environ: Optional[Dict[str, str]] = None, cwd: 
     """Turn ``accelport launch`` arguments into the :class:`Job` to run; nothing is started."""
     environ = dict(os.environ if environ is None else environ)
     parser = build_parser()
-    args = _parse(parser, argv)
+    args = parse_args(parser, argv)
     several = args.hostfile or args.include or args.exclude or args.num_nodes is not None
     if args.launcher == "torchrun" and not several:
         return _torchrun_job(_plan_torchrun(args))
@@ -394,7 +260,7 @@ def prepare(argv: Sequence[str], environ: Optional[Dict[str, str]] = None, cwd: 
         return Job("nodes", [node.argv for node in nodes], nodes=nodes, print_only=shell is None, dry_run=args.dry_run)
 
     launcher = MPI_LAUNCHERS[args.launcher]
-    ignored = _torchrun_only_options(args)
+    ignored = torchrun_only_options(args)
     if ignored:
         raise LaunchError(f"{', '.join(ignored)}: torchrun option(s) that --launcher {args.launcher} does not use")
     try:
@@ -415,7 +281,7 @@ def _torchrun_job(args: argparse.Namespace) -> Job:
     if args.bind_cores_to_rank:
         # Every rank gets the same number of cores; set it here too so torchrun does not override it with 1.
         env["OMP_NUM_THREADS"] = str(len(args.bind_groups[0]))
-    return Job("torchrun", [_torchrun_command(args)], torchrun_args=args, env=env, dry_run=args.dry_run)
+    return Job("torchrun", [torchrun_command(args)], torchrun_args=args, env=env, dry_run=args.dry_run)
 
 
 def _run_torchrun(args: argparse.Namespace, env: Dict[str, str]) -> int:
