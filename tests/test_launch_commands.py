@@ -268,3 +268,15 @@ def test_shim_splits_this_nodes_cores_among_its_ranks(monkeypatch):
     with pytest.raises(launch.LaunchError, match="8-9 that this node does not let it use"):
         shim.rank_cores(opts, env)
     assert shim.rank_cores(argparse.Namespace(cores=None, split=False, core_list=None), env) == []
+
+
+def test_first_failing_node_stops_the_others():
+    """A node that fails leaves the others waiting in the rendezvous: they are stopped and its code returned."""
+    import time
+
+    from accelport.launch.nodes import NodeCommand, run_nodes
+
+    started = time.monotonic()
+    code = run_nodes([NodeCommand("a", ["sleep", "60"], True), NodeCommand("b", ["sh", "-c", "exit 3"], True)], poll_s=0.05)
+    assert code == 3 and time.monotonic() - started < 30
+    assert run_nodes([NodeCommand("a", ["true"], True), NodeCommand("b", ["true"], True)], poll_s=0.05) == 0
