@@ -8,6 +8,7 @@ precision. Run it directly for one process, or under ``torchrun`` for data-paral
 
 import argparse
 import os
+import tempfile
 
 import torch
 import torch.distributed as dist
@@ -21,7 +22,8 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="cuda", help="where to train")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--checkpoint", default="checkpoint.pt")
+    # Outside the working tree by default, so a walkthrough run leaves the repository clean.
+    parser.add_argument("--checkpoint", default=os.path.join(tempfile.gettempdir(), "accelport-checkpoint.pt"))
     return parser.parse_args(argv)
 
 
