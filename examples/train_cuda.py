@@ -57,6 +57,9 @@ def synthetic_data(samples=2048, features=32, classes=4):
 def main(argv=None):
     args = parse_args(argv)
     local_rank, world_size = setup_distributed()
+    if hasattr(os, "sched_getaffinity"):  # where a launcher pinned this rank, and how many threads it uses
+        cores = sorted(os.sched_getaffinity(0))
+        print(f"rank {local_rank} of {world_size}: cores {cores}, {torch.get_num_threads()} threads", flush=True)
     torch.manual_seed(0)
     torch.cuda.manual_seed_all(0)
     torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls on Ampere and newer

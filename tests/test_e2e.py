@@ -192,3 +192,6 @@ def test_ported_train_under_accelport_launch_with_core_binding(ported, tmp_path)
     losses = _losses(result.stdout)
     assert len(losses) == 2 and losses[-1] < losses[0], result.stdout
     assert f"cores {cores[0]} | {cores[1]}, OMP_NUM_THREADS=1" in result.stderr
+    # Each rank says where it runs: its own core, one thread.
+    assert f"rank 0 of 2: cores [{cores[0]}], 1 threads" in result.stdout, result.stdout
+    assert f"rank 1 of 2: cores [{cores[1]}], 1 threads" in result.stdout, result.stdout
