@@ -135,13 +135,19 @@ def _context(
 
 
 def _walk(module: cst.Module, ctx: Context, rules: Sequence[Rule]) -> Tuple[cst.Module, RuleTransformer]:
-    """The rule walk, then each rule's ``finish`` (which may ask for a walk of every statement: FULL_WALK)."""
+    """The rule walk, then each rule's ``finish`` (which may ask for a walk of every statement: FULL_WALK),
+    then each rule's ``review``."""
     transformer = RuleTransformer(ctx, rules)
     new_module = fastwalk.transform(module, transformer)
     for rule in rules:
         finish = getattr(rule, "finish", None)
         if finish is not None:
             finish(ctx)
+    # After every finish: a rule that reports what the others left (cuda-leftover) sees all they said.
+    for rule in rules:
+        review = getattr(rule, "review", None)
+        if review is not None:
+            review(ctx)
     return new_module, transformer  # type: ignore[return-value]
 
 

@@ -24,6 +24,8 @@ CATALOG: Tuple[Tuple[str, str, bool, str, str], ...] = (
     ("tensor-pin-memory", "AP107", True, "tensor_pin_memory", "TensorPinMemory"),
     ("nccl-backend", "AP108", True, "nccl_backend", "NcclBackend"),
     ("ddp-device-ids", "AP109", True, "ddp_device_ids", "DdpDeviceIds"),
+    ("cuda-code-string", "AP115", True, "cuda_code_string", "CudaCodeString"),
+    ("cuda-leftover", "AP114", True, "cuda_leftover", "CudaLeftover"),
     ("hardcoded-half", "AP901", False, "hardcoded_half", "HardcodedHalf"),
 )
 

@@ -1,0 +1,543 @@
+"""The last safety net: CUDA-specific code that no other rule rewrote or reported.
+
+During the walk the rule only collects: candidate sites (a ``torch.cuda`` name, a ``.cuda(...)`` call,
+a ``"cuda"``/``"cuda:N"``/``f"cuda:{i}"`` or ``"nccl"`` literal), the string literals that are prose or
+questions (docstrings, log/print/warning/exception messages, argparse help, comparisons, dict keys,
+enumerations of devices), and the branches that only run on CUDA (``if <CUDA question>:``, the code after
+``if not <CUDA question>: return``, ``x if <CUDA question> else y``, ``<CUDA question> and x``, tests
+decorated ``skipif(not <CUDA question>)`` or ``@requires_cuda``-style). ``review`` runs after every rule's
+``finish``: a candidate inside a rewritten or reported site, in prose, under a suppression marker for
+any rule, or in a branch that still asks a CUDA question after the port is quiet; the rest is reported.
+
+A branch counts only if its question survives the port: ``if x.is_cuda:`` rewritten to
+``on_accelerator(x)`` is true on CPU, so what is left under it is reported; one rewritten to
+``get_accelerator().device_name() == "cuda"`` (or left alone) still runs on CUDA only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Set, Tuple
+
+import libcst as cst
+
+from accelport.codemod import fastwalk
+from accelport.codemod.context import Context
+from accelport.codemod.names import dotted
+from accelport.rules.base import Rule
+
+_NOTE = "cuda-leftover"
+_DEVICE = re.compile(r"cuda(:(\d+|%[dsi]|\{\w*\})?)?")
+# Names of other devices and backends: a literal listed with one of them is a choice, not a CUDA device.
+OTHER_TARGETS = frozenset(
+    {"cpu", "gloo", "mpi", "ucc", "ccl", "xccl", "hccl", "xpu", "mps", "hpu", "npu", "xla", "meta", "mlu", "musa", "auto"}
+)
+# Calls whose string arguments are prose.
+_PROSE_METHODS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log", "print", "echo", "write",
+     "skip", "xfail", "fail", "format", "join"}
+)  # fmt: skip
+_PROSE_KEYWORDS = frozenset({"help", "description", "reason", "msg", "message", "metavar", "choices", "epilog", "doc"})
+_REFLECTIVE = frozenset({"hasattr", "getattr", "setattr", "delattr"})
+_QUESTION_METHODS = frozenset({"startswith", "endswith"})
+# Text searches and edits: their string arguments are patterns, not devices.
+_TEXT_METHODS = frozenset(
+    {"count", "find", "rfind", "index", "rindex", "split", "rsplit", "partition", "rpartition", "replace",
+     "strip", "lstrip", "rstrip", "removeprefix", "removesuffix", "len", "search", "match", "fullmatch",
+     "findall", "finditer", "sub", "subn", "compile", "fnmatch"}
+)  # fmt: skip
+# An argparse option whose default may be a device or backend; any other option's default is its own word.
+_DEVICE_OPTION = re.compile(r"dev|gpu|cuda|accel|backend|dist|comm|platform|target|map|place", re.I)
+_CUDA_ONLY_PREFIXES = ("torch.cuda", "torch.version.cuda", "torch.backends.cuda", "torch.backends.cudnn")
+# The end of a branch that leaves the block: the code after ``if not <CUDA question>: <exit>`` is CUDA's.
+_EXIT_CALLS = frozenset({"skip", "skipTest", "exit", "_exit", "SkipTest"})
+
+MESSAGES = {
+    "torch.cuda": (
+        "`{what}` is CUDA-only and no rule ported or reported it here; port it by hand (`accelport explain "
+        "{what}`) or keep it under `if get_accelerator().device_name() == \"cuda\":`"
+    ),
+    ".cuda(": (
+        "`{what}` is left as is (accelport cannot prove what it is called on); if it moves a tensor or "
+        "module, write `.to(get_accelerator().device_name())`; if the object's own `cuda` method means "
+        "something else, keep the call under a CUDA-only branch"
+    ),
+    "device": (
+        "the CUDA device string `{what}` is left in code; where it names a device pass "
+        "get_accelerator().device_name() (device_name(i) for an index), or use it only in a CUDA-only branch"
+    ),
+    "nccl": (
+        "the backend name `\"nccl\"` is left in code; where it picks a process-group backend use "
+        "get_accelerator().communication_backend_name(), or use it only in a CUDA-only branch"
+    ),
+}
+
+
+@dataclass
+class _Region:
+    """Nodes that run only when ``question`` (a CUDA question with the given sign) allows; ``question``
+    None means the code says so by name (``@requires_cuda``)."""
+
+    question: Optional[cst.CSTNode]
+    pieces: List[cst.CSTNode]
+    nodes: Sequence[cst.CSTNode]
+
+
+@dataclass
+class _State:
+    candidates: List[Tuple[str, str, cst.CSTNode, int]] = field(default_factory=list)
+    # id(func) -> the call, for calls of a dotted name: a site at the name covers its arguments too.
+    calls: Dict[int, cst.Call] = field(default_factory=dict)
+    quiet: Set[int] = field(default_factory=set)  # prose and question literals
+    regions: List[_Region] = field(default_factory=list)
+
+
+def _state(ctx: Context) -> _State:
+    state = ctx.notes.get(_NOTE)
+    if state is None:
+        state = ctx.notes[_NOTE] = _State()
+    return state  # type: ignore[return-value]
+
+
+class _Ids(fastwalk.Visitor):
+    def __init__(self, out: Set[int]) -> None:
+        super().__init__()
+        self.out = out
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        self.out.add(id(node))
+        return True
+
+    def on_leave(self, original_node: cst.CSTNode) -> None:
+        pass
+
+
+def subtree_ids(nodes, out: Optional[Set[int]] = None) -> Set[int]:
+    out = set() if out is None else out
+    walker = _Ids(out)
+    for node in nodes:
+        fastwalk.visit(node, walker)
+    return out
+
+
+def _strings(node: cst.CSTNode) -> List[cst.CSTNode]:
+    """The string literals in ``node`` (parts of concatenations and f-strings included)."""
+    found: List[cst.CSTNode] = []
+
+    class _Collect(fastwalk.Visitor):
+        def visit_SimpleString(self, string: cst.SimpleString) -> None:
+            found.append(string)
+
+        def visit_FormattedString(self, string: cst.FormattedString) -> None:
+            found.append(string)
+
+    fastwalk.visit(node, _Collect())
+    return found
+
+
+def literal(node: cst.CSTNode) -> Optional[str]:
+    """The text of a string literal (an f-string's text parts with ``{}`` for each field), else None."""
+    if isinstance(node, cst.SimpleString):
+        prefix = node.prefix.lower()
+        if "b" in prefix:
+            return None
+        return node.raw_value
+    if isinstance(node, cst.FormattedString):
+        return "".join(
+            part.value if isinstance(part, cst.FormattedStringText) else "{}" for part in node.parts
+        )
+    return None
+
+
+def _kind(value: str) -> Optional[str]:
+    if value == "nccl":
+        return "nccl"
+    if value.startswith("cuda") and _DEVICE.fullmatch(value):
+        return "device"
+    return None
+
+
+def _is_cuda_word(value: Optional[str]) -> bool:
+    return value is not None and (value == "nccl" or value.startswith("cuda"))
+
+
+def _short(code: str, limit: int = 60) -> str:
+    flat = " ".join(code.split())
+    return flat if len(flat) <= limit else "..." + flat[-limit:]
+
+
+def _func_name(func: cst.BaseExpression) -> str:
+    if isinstance(func, cst.Attribute):
+        return func.attr.value
+    if isinstance(func, cst.Name):
+        return func.value
+    return ""
+
+
+class _Question:
+    """CUDA questions inside an expression, each with its sign (False: asked negatively)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def pieces(self, test: cst.CSTNode) -> Tuple[Optional[bool], List[cst.CSTNode]]:
+        """(sign, the question nodes); sign None when ``test`` asks no CUDA question."""
+        negated = False
+        while isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            negated = not negated
+            test = test.expression
+        found: List[cst.CSTNode] = []
+        signs: List[bool] = []
+        self._collect(test, found, signs)
+        if not found:
+            return None, []
+        positive = all(signs) if not negated else not any(signs)
+        return positive, found
+
+    def _collect(self, node: cst.CSTNode, found: List[cst.CSTNode], signs: List[bool]) -> None:
+        ctx = self.ctx
+        if isinstance(node, cst.Comparison):
+            words = [literal(c.comparator) for c in node.comparisons] + [literal(node.left)]
+            if any(_is_cuda_word(w) for w in words):
+                found.append(node)
+                signs.append(not isinstance(node.comparisons[0].operator, (cst.NotEqual, cst.NotIn, cst.IsNot)))
+                return
+        elif isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Not):
+            inner: List[bool] = []
+            self._collect(node.expression, found, inner)
+            signs.extend(not s for s in inner)
+            return
+        elif isinstance(node, cst.Call):
+            name = _func_name(node.func)
+            if name in _QUESTION_METHODS and any(_is_cuda_word(literal(a.value)) for a in node.args):
+                found.append(node)
+                signs.append(True)
+                return
+        if isinstance(node, cst.Comparison):
+            # ``torch.cuda.device_count() < 2``: a count compared; below or equal to a bound asks "too few?".
+            inner = []
+            for operand in (node.left, *(c.comparator for c in node.comparisons)):
+                self._collect(operand, found, inner)
+            few = isinstance(node.comparisons[0].operator, (cst.LessThan, cst.LessThanEqual, cst.Equal))
+            signs.extend((not s) if few else s for s in inner)
+            return
+        if isinstance(node, (cst.Attribute, cst.Name)) and ctx.is_chain_top(node):
+            qname = ctx.qname(node)
+            if qname is not None and qname.startswith(_CUDA_ONLY_PREFIXES):
+                found.append(node)
+                signs.append(True)
+                return
+            last = node.attr.value if isinstance(node, cst.Attribute) else node.value
+            lowered = last.lower()
+            if last == "is_cuda" or (qname is None and ("cuda" in lowered or "gpu" in lowered)):
+                # ``x.is_cuda``, ``args.cuda``, ``use_gpu``: the code's own CUDA flag.
+                found.append(node)
+                signs.append(not lowered.startswith(("no_", "disable", "without")))
+                return
+        # Never an attribute's or a keyword's own name: resolving those would cache a wrong qname.
+        if isinstance(node, (cst.Attribute, cst.Arg)):
+            children: Sequence[cst.CSTNode] = [node.value]
+        elif isinstance(node, (cst.Lambda, cst.Name)):
+            return
+        else:
+            children = node.children
+        for child in children:
+            self._collect(child, found, signs)
+
+
+def _exits(block: cst.BaseSuite) -> bool:
+    body = block.body if isinstance(block, (cst.IndentedBlock, cst.SimpleStatementSuite)) else ()
+    if not body:
+        return False
+    last = body[-1]
+    smalls = last.body if isinstance(last, cst.SimpleStatementLine) else ([last] if isinstance(last, cst.BaseSmallStatement) else ())
+    for small in smalls:
+        if isinstance(small, (cst.Return, cst.Raise, cst.Continue, cst.Break)):
+            return True
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and _func_name(small.value.func) in _EXIT_CALLS:
+            return True
+    return False
+
+
+def _requires_cuda(decorator: str) -> bool:
+    """``requires_cuda``, ``require_torch_gpu``, ``onlyCUDA``, ``skip_if_no_cuda``; not ``skip_on_cuda``."""
+    if "cuda" not in decorator and "gpu" not in decorator:
+        return False
+    return "skip" not in decorator or decorator.startswith(("skip_if_no", "skipifno", "skip_unless", "skipunless"))
+
+
+class CudaLeftover(Rule):
+    """Report CUDA-specific code that no other rule rewrote or reported (the safety net).
+
+    ## What it does
+    After every other rule ran, looks for what is still CUDA-specific in the code: a `torch.cuda` name,
+    a `.cuda(...)` call, a `"cuda"` / `"cuda:N"` / `f"cuda:{i}"` device literal or a `"nccl"` literal.
+    Each one that no rule rewrote, reported, or was told to ignore (a suppression comment for any rule
+    on its line) is reported here, so a port never leaves a CUDA-bound line unsaid. Prose stays quiet:
+    docstrings, comments, log/print/warning/exception messages, argparse help, as do questions and
+    choices (`device == "cuda"`, `"cuda" in device`, `{"cuda": ...}` keys, `["cuda", "cpu"]`) and code
+    in a branch that still runs only on CUDA after the port (under `if get_accelerator().device_name()
+    == "cuda":`, `if args.cuda:`, `if x.is_cuda:` left as is, after `if not torch.cuda.is_available():
+    return`, in a test marked `skipif(not torch.cuda.is_available())` or `@requires_cuda`).
+
+    ## Why is this bad?
+    A CUDA-only token left in ported code fails or picks CUDA on every other backend; the other rules
+    only rewrite what they can prove, and this rule names the rest.
+
+    ## Example
+    ```python
+    DEFAULTS = {"dev": "cuda", "dist": "nccl"}
+    run(model, "cuda:0")
+    ```
+
+    ## Use instead
+    ```python
+    DEFAULTS = {"dev": get_accelerator().device_name(), "dist": get_accelerator().communication_backend_name()}
+    run(model, get_accelerator().device_name(0))
+    ```
+
+    ## Fix safety
+    No fix: reported only. A branch that is CUDA-only on purpose stays quiet when its test still asks
+    about CUDA; suppress anything else deliberate with `# accelport: ignore[cuda-leftover]`.
+    """
+
+    NAME = "cuda-leftover"
+    CODE = "AP114"
+    FIXES = False
+    TRIGGERS = ("cuda", "nccl")
+
+    # -- candidates -----------------------------------------------------------------------
+    def _chain(self, ctx: Context, node: cst.BaseExpression) -> None:
+        if not ctx.is_chain_top(node):
+            return
+        qname = ctx.qname(node)
+        if qname is not None and (qname == "torch.cuda" or qname.startswith("torch.cuda.")):
+            _state(ctx).candidates.append(("torch.cuda", qname, node, ctx.current_top))
+
+    def visit_Attribute(self, ctx: Context, node: cst.Attribute) -> None:
+        self._chain(ctx, node)
+
+    def visit_Name(self, ctx: Context, node: cst.Name) -> None:
+        if "cuda" in (ctx.qname(node) or ""):
+            self._chain(ctx, node)
+
+    def visit_SimpleString(self, ctx: Context, node: cst.SimpleString) -> None:
+        self._string(ctx, node)
+
+    def visit_FormattedString(self, ctx: Context, node: cst.FormattedString) -> None:
+        self._string(ctx, node)
+
+    def _string(self, ctx: Context, node: cst.CSTNode) -> None:
+        value = literal(node)
+        if value is None:
+            return
+        kind = _kind(value)
+        if kind is not None:
+            _state(ctx).candidates.append((kind, value, node, ctx.current_top))
+
+    # -- prose, questions and CUDA-only branches ------------------------------------------
+    def visit_Call(self, ctx: Context, node: cst.Call) -> None:
+        state = _state(ctx)
+        func = node.func
+        if isinstance(func, cst.Attribute) and func.attr.value == "cuda":
+            if ctx.qname(func.value) != "torch":
+                state.candidates.append((".cuda(", "", node, ctx.current_top))
+        if isinstance(func, (cst.Attribute, cst.Name)):
+            state.calls[id(func)] = node
+        name = _func_name(func)
+        if name in _REFLECTIVE and len(node.args) >= 2 and isinstance(func, cst.Name):
+            state.quiet.add(id(node.args[1].value))  # ``hasattr(x, "cuda")``: an attribute's name
+        if name == "add_argument" and node.args and not _DEVICE_OPTION.search(literal(node.args[0].value) or "dev"):
+            state.quiet.update(map(id, _strings(node)))
+        if (
+            name in _PROSE_METHODS
+            or name in _QUESTION_METHODS
+            or name in _TEXT_METHODS
+            or name.endswith(("Error", "Exception", "Warning"))
+        ):
+            for arg in node.args:
+                state.quiet.update(map(id, _strings(arg.value)))
+        else:
+            for arg in node.args:
+                if arg.keyword is not None and arg.keyword.value in _PROSE_KEYWORDS:
+                    state.quiet.update(map(id, _strings(arg.value)))
+
+    def visit_Expr(self, ctx: Context, node: cst.Expr) -> None:
+        if isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
+            _state(ctx).quiet.update(map(id, _strings(node.value)))  # docstrings and bare strings
+
+    def visit_Raise(self, ctx: Context, node: cst.Raise) -> None:
+        if node.exc is not None:
+            _state(ctx).quiet.update(map(id, _strings(node.exc)))
+
+    def visit_Assert(self, ctx: Context, node: cst.Assert) -> None:
+        if node.msg is not None:
+            _state(ctx).quiet.update(map(id, _strings(node.msg)))
+
+    def visit_Comparison(self, ctx: Context, node: cst.Comparison) -> None:
+        quiet = _state(ctx).quiet
+        for operand in (node.left, *(c.comparator for c in node.comparisons)):
+            if isinstance(operand, (cst.Tuple, cst.List, cst.Set)):
+                quiet.update(id(element.value) for element in operand.elements)
+            else:
+                quiet.add(id(operand))
+
+    def visit_Subscript(self, ctx: Context, node: cst.Subscript) -> None:
+        quiet = _state(ctx).quiet
+        for element in node.slice:
+            if isinstance(element.slice, cst.Index):
+                quiet.add(id(element.slice.value))
+
+    def visit_Dict(self, ctx: Context, node: cst.Dict) -> None:
+        quiet = _state(ctx).quiet
+        values = []
+        for element in node.elements:
+            if isinstance(element, cst.DictElement):
+                quiet.add(id(element.key))
+                values.append(element.value)
+        self._choices(ctx, values)
+
+    def _choices(self, ctx: Context, values: Sequence[cst.BaseExpression]) -> None:
+        """``["cuda", "cpu"]``, ``("nccl", "gloo")``: a list of options, not a CUDA device."""
+        if any((literal(v) or "").split(":")[0] in OTHER_TARGETS for v in values):
+            _state(ctx).quiet.update(id(v) for v in values)
+
+    def visit_List(self, ctx: Context, node: cst.List) -> None:
+        self._choices(ctx, [element.value for element in node.elements])
+
+    visit_Tuple = visit_Set = visit_List
+
+    def visit_MatchValue(self, ctx: Context, node: cst.MatchValue) -> None:
+        _state(ctx).quiet.add(id(node.value))
+
+    def _region(self, ctx: Context, test: cst.CSTNode, yes: Sequence[cst.CSTNode], no: Sequence[cst.CSTNode]) -> None:
+        sign, pieces = _Question(ctx).pieces(test)
+        if sign is None:
+            return
+        nodes = yes if sign else no
+        if nodes:
+            _state(ctx).regions.append(_Region(test, pieces, nodes))
+
+    def visit_If(self, ctx: Context, node: cst.If) -> None:
+        self._region(ctx, node.test, [node.body], [node.orelse] if node.orelse is not None else [])
+
+    def visit_While(self, ctx: Context, node: cst.While) -> None:
+        self._region(ctx, node.test, [node.body], [])
+
+    def visit_IfExp(self, ctx: Context, node: cst.IfExp) -> None:
+        self._region(ctx, node.test, [node.body], [node.orelse])
+
+    def visit_BooleanOperation(self, ctx: Context, node: cst.BooleanOperation) -> None:
+        if isinstance(node.operator, cst.And):
+            self._region(ctx, node.left, [node.right], [])
+        else:
+            self._region(ctx, node.left, [], [node.right])
+
+    def _after_exits(self, ctx: Context, body: Sequence[cst.CSTNode]) -> None:
+        """``if not <CUDA question>: return`` makes the rest of the block CUDA's."""
+        for index, stmt in enumerate(body):
+            if isinstance(stmt, cst.If) and stmt.orelse is None and _exits(stmt.body):
+                self._region(ctx, stmt.test, [], body[index + 1 :])
+
+    def visit_IndentedBlock(self, ctx: Context, node: cst.IndentedBlock) -> None:
+        self._after_exits(ctx, node.body)
+
+    def visit_Module(self, ctx: Context, node: cst.Module) -> None:
+        self._after_exits(ctx, node.body)
+
+    def _decorated(self, ctx: Context, node, decorators: Sequence[cst.Decorator]) -> None:
+        for decorator in decorators:
+            expr = decorator.decorator
+            func = expr.func if isinstance(expr, cst.Call) else expr
+            last = (dotted(func) or "").rsplit(".", 1)[-1].lower()
+            if isinstance(expr, cst.Call) and last in ("skipif", "skipunless") and expr.args:
+                test = expr.args[0].value
+                if last == "skipif":
+                    self._region(ctx, test, [], [node.body])
+                else:
+                    self._region(ctx, test, [node.body], [])
+            elif _requires_cuda(last):
+                _state(ctx).regions.append(_Region(None, [], [node.body]))
+
+    def visit_FunctionDef(self, ctx: Context, node: cst.FunctionDef) -> None:
+        self._decorated(ctx, node, node.decorators)
+        if node.name.value == "cuda":
+            # Implementing ``cuda`` (``return super().cuda(device)``) is not calling it.
+            _state(ctx).regions.append(_Region(None, [], [node.body]))
+
+    def visit_ClassDef(self, ctx: Context, node: cst.ClassDef) -> None:
+        self._decorated(ctx, node, node.decorators)
+        if _requires_cuda(node.name.value.lower()):
+            # ``class CUDA_Accelerator``, ``class CudaGraphRunner``: the CUDA implementation itself.
+            _state(ctx).regions.append(_Region(None, [], [node.body]))
+        elif any((dotted(base.value) or "").endswith("Enum") for base in node.bases):
+            # ``CUDA = "cuda"`` members: names for the words, compared elsewhere.
+            for stmt in node.body.body:
+                if isinstance(stmt, cst.SimpleStatementLine):
+                    for small in stmt.body:
+                        if isinstance(small, cst.Assign):
+                            _state(ctx).quiet.add(id(small.value))
+
+    def visit_Assign(self, ctx: Context, node: cst.Assign) -> None:
+        """``CUDA = "cuda"``, ``cuda_note = "cuda"``: a name that already says its word (a device is
+        rather called ``device``: ``cuda_device = "cuda"`` is still reported)."""
+        value = literal(node.value)
+        if value is None:
+            return
+        word = value.split(":")[0]
+        for target in node.targets:
+            name = target.target.value if isinstance(target.target, cst.Name) else (
+                target.target.attr.value if isinstance(target.target, cst.Attribute) else ""
+            )
+            lowered = name.lower()
+            if word and word in lowered and "device" not in lowered and "backend" not in lowered:
+                _state(ctx).quiet.add(id(node.value))
+
+    # -- after every rule ------------------------------------------------------------------
+    def review(self, ctx: Context) -> None:
+        state = ctx.notes.get(_NOTE)
+        if not isinstance(state, _State) or not state.candidates:
+            return
+        sites = [site.node for site in (*ctx.fixes, *ctx.findings)]
+        said = subtree_ids([state.calls.get(id(node), node) for node in sites])
+        fixed: Dict[int, cst.CSTNode] = {id(site.node): site.replacement for site in ctx.fixes if site.replacement is not None}
+        legit = self._cuda_only(ctx, state, said, fixed)
+        for kind, what, node, top in state.candidates:
+            key = id(node)
+            if key in said or key in state.quiet or key in legit:
+                continue
+            if isinstance(node, cst.Call) and id(node.func) in said:
+                continue
+            if ctx.suppressions:
+                where = ctx.range_of(node, top)
+                if ctx.suppressions.marked(where.start.line, where.end.line):
+                    continue
+            if kind == ".cuda(":
+                what = _short(ctx.code(node.func)) + "(...)"  # type: ignore[attr-defined]
+            elif kind == "device":
+                what = _short(ctx.code(node))
+            ctx.report(self, node, MESSAGES[kind].format(what=what), top)
+
+    @staticmethod
+    def _cuda_only(ctx: Context, state: _State, said: Set[int], fixed: Dict[int, cst.CSTNode]) -> Set[int]:
+        """Ids of the nodes in branches that still run on CUDA only after the port."""
+        legit: Set[int] = set()
+        for region in state.regions:
+            if region.question is not None and not _still_asks(ctx, region, said, fixed):
+                continue
+            subtree_ids(region.nodes, legit)
+        return legit
+
+
+def _still_asks(ctx: Context, region: _Region, said: Set[int], fixed: Dict[int, cst.CSTNode]) -> bool:
+    """A question piece survives the port untouched, or a rewrite inside the question asks about CUDA."""
+    if any(id(piece) not in said for piece in region.pieces):
+        return True
+    inside = subtree_ids([region.question])  # type: ignore[list-item]
+    for key, replacement in fixed.items():
+        if key in inside:
+            code = ctx.code(replacement)
+            if '"cuda"' in code or "'cuda'" in code:
+                return True
+    return False
