@@ -9,6 +9,7 @@ import libcst as cst
 
 from accelport.codemod.context import Context
 from accelport.rules.base import Rule
+from accelport.rules.cuda_leftover import func_name
 from accelport.rules.torch_cuda_call import port_of
 
 _NOTE = "cuda-code-string"
@@ -45,12 +46,6 @@ ADVICE = {
 
 def _role(ctx: Context) -> Dict[int, str]:
     return ctx.notes.setdefault(_NOTE, {})  # type: ignore[return-value]
-
-
-def _func_name(func: cst.BaseExpression) -> str:
-    if isinstance(func, cst.Attribute):
-        return func.attr.value
-    return func.value if isinstance(func, cst.Name) else ""
 
 
 class CudaCodeString(Rule):
@@ -90,7 +85,7 @@ class CudaCodeString(Rule):
     TRIGGERS = ("torch.cuda",)
 
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
-        name = _func_name(node.func)
+        name = func_name(node.func)
         role = None
         if name in _IMPORTERS:
             role = "import"
@@ -115,7 +110,7 @@ class CudaCodeString(Rule):
             _role(ctx)[id(node.value)] = "prose"  # a docstring
 
     def visit_SimpleString(self, ctx: Context, node: cst.SimpleString) -> None:
-        if "b" in node.prefix.lower():
+        if "torch.cuda" not in node.value or "b" in node.prefix.lower():
             return
         value = node.raw_value
         if not value.startswith("torch.cuda") or not _DOTTED.fullmatch(value):

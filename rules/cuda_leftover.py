@@ -82,6 +82,7 @@ class _Region:
     question: Optional[cst.CSTNode]
     pieces: List[cst.CSTNode]
     nodes: Sequence[cst.CSTNode]
+    top: int = -1  # the top-level statement holding ``question``
 
 
 @dataclass
@@ -89,6 +90,12 @@ class _State:
     candidates: List[Tuple[str, str, cst.CSTNode, int]] = field(default_factory=list)
     # id(func) -> the call, for calls of a dotted name: a site at the name covers its arguments too.
     calls: Dict[int, cst.Call] = field(default_factory=dict)
+    # id(string argument or call name) -> the call: a site at the call covers them.
+    parent: Dict[int, cst.Call] = field(default_factory=dict)
+    # Local names some import binds to a torch.cuda name.
+    cuda_names: Set[str] = field(default_factory=set)
+    # (test, nodes run when it is true, nodes run when it is false, top-level statement)
+    pending: List[Tuple[cst.CSTNode, Sequence[cst.CSTNode], Sequence[cst.CSTNode], int]] = field(default_factory=list)
     quiet: Set[int] = field(default_factory=set)  # prose and question literals
     regions: List[_Region] = field(default_factory=list)
 
@@ -121,19 +128,27 @@ def subtree_ids(nodes, out: Optional[Set[int]] = None) -> Set[int]:
     return out
 
 
+class _Strings(fastwalk.Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: List[cst.CSTNode] = []
+
+    def visit_SimpleString(self, string: cst.SimpleString) -> None:
+        self.found.append(string)
+
+    def visit_FormattedString(self, string: cst.FormattedString) -> None:
+        self.found.append(string)
+
+
 def _strings(node: cst.CSTNode) -> List[cst.CSTNode]:
     """The string literals in ``node`` (parts of concatenations and f-strings included)."""
-    found: List[cst.CSTNode] = []
-
-    class _Collect(fastwalk.Visitor):
-        def visit_SimpleString(self, string: cst.SimpleString) -> None:
-            found.append(string)
-
-        def visit_FormattedString(self, string: cst.FormattedString) -> None:
-            found.append(string)
-
-    fastwalk.visit(node, _Collect())
-    return found
+    if isinstance(node, (cst.SimpleString, cst.FormattedString)):
+        return [node]
+    if isinstance(node, (cst.Name, cst.Attribute, cst.Integer, cst.Float)):
+        return []
+    collect = _Strings()
+    fastwalk.visit(node, collect)
+    return collect.found
 
 
 def literal(node: cst.CSTNode) -> Optional[str]:
@@ -167,7 +182,8 @@ def _short(code: str, limit: int = 60) -> str:
     return flat if len(flat) <= limit else "..." + flat[-limit:]
 
 
-def _func_name(func: cst.BaseExpression) -> str:
+def func_name(func: cst.BaseExpression) -> str:
+    """``f`` for ``f(...)`` and ``x.f(...)``; empty for anything else."""
     if isinstance(func, cst.Attribute):
         return func.attr.value
     if isinstance(func, cst.Name):
@@ -209,7 +225,7 @@ class _Question:
             signs.extend(not s for s in inner)
             return
         elif isinstance(node, cst.Call):
-            name = _func_name(node.func)
+            name = func_name(node.func)
             if name in _QUESTION_METHODS and any(_is_cuda_word(literal(a.value)) for a in node.args):
                 found.append(node)
                 signs.append(True)
@@ -241,7 +257,7 @@ class _Question:
         elif isinstance(node, (cst.Lambda, cst.Name)):
             return
         else:
-            children = node.children
+            children = fastwalk.children(node)
         for child in children:
             self._collect(child, found, signs)
 
@@ -255,7 +271,7 @@ def _exits(block: cst.BaseSuite) -> bool:
     for small in smalls:
         if isinstance(small, (cst.Return, cst.Raise, cst.Continue, cst.Break)):
             return True
-        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and _func_name(small.value.func) in _EXIT_CALLS:
+        if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call) and func_name(small.value.func) in _EXIT_CALLS:
             return True
     return False
 
@@ -318,8 +334,18 @@ class CudaLeftover(Rule):
     def visit_Attribute(self, ctx: Context, node: cst.Attribute) -> None:
         self._chain(ctx, node)
 
+    def prepare(self, ctx: Context) -> None:
+        state = _state(ctx)
+        state.cuda_names = {
+            local
+            for scope in ctx.scopes.scopes.values()
+            for local, qname in scope.imports.items()
+            if qname == "torch.cuda" or qname.startswith("torch.cuda.")
+        }
+
     def visit_Name(self, ctx: Context, node: cst.Name) -> None:
-        if "cuda" in (ctx.qname(node) or ""):
+        # A bare name is torch.cuda's only where an import binds it so (``from torch import cuda``).
+        if node.value in _state(ctx).cuda_names:
             self._chain(ctx, node)
 
     def visit_SimpleString(self, ctx: Context, node: cst.SimpleString) -> None:
@@ -329,6 +355,8 @@ class CudaLeftover(Rule):
         self._string(ctx, node)
 
     def _string(self, ctx: Context, node: cst.CSTNode) -> None:
+        if isinstance(node, cst.SimpleString) and "cuda" not in node.value and "nccl" not in node.value:
+            return
         value = literal(node)
         if value is None:
             return
@@ -345,7 +373,10 @@ class CudaLeftover(Rule):
                 state.candidates.append((".cuda(", "", node, ctx.current_top))
         if isinstance(func, (cst.Attribute, cst.Name)):
             state.calls[id(func)] = node
-        name = _func_name(func)
+        for arg in node.args:
+            if isinstance(arg.value, (cst.SimpleString, cst.FormattedString)):
+                state.parent[id(arg.value)] = node
+        name = func_name(func)
         if name in _REFLECTIVE and len(node.args) >= 2 and isinstance(func, cst.Name):
             state.quiet.add(id(node.args[1].value))  # ``hasattr(x, "cuda")``: an attribute's name
         if name == "add_argument" and node.args and not _DEVICE_OPTION.search(literal(node.args[0].value) or "dev"):
@@ -411,13 +442,11 @@ class CudaLeftover(Rule):
     def visit_MatchValue(self, ctx: Context, node: cst.MatchValue) -> None:
         _state(ctx).quiet.add(id(node.value))
 
-    def _region(self, ctx: Context, test: cst.CSTNode, yes: Sequence[cst.CSTNode], no: Sequence[cst.CSTNode]) -> None:
-        sign, pieces = _Question(ctx).pieces(test)
-        if sign is None:
-            return
-        nodes = yes if sign else no
-        if nodes:
-            _state(ctx).regions.append(_Region(test, pieces, nodes))
+    def _region(
+        self, ctx: Context, test: cst.CSTNode, yes: Sequence[cst.CSTNode], no: Sequence[cst.CSTNode], top: int = -1
+    ) -> None:
+        """A branch to weigh in ``review``, only if some candidate is left by then."""
+        _state(ctx).pending.append((test, yes, no, ctx.current_top if top < 0 else top))
 
     def visit_If(self, ctx: Context, node: cst.If) -> None:
         self._region(ctx, node.test, [node.body], [node.orelse] if node.orelse is not None else [])
@@ -434,17 +463,19 @@ class CudaLeftover(Rule):
         else:
             self._region(ctx, node.left, [], [node.right])
 
-    def _after_exits(self, ctx: Context, body: Sequence[cst.CSTNode]) -> None:
+    def _after_exits(self, ctx: Context, body: Sequence[cst.CSTNode], module: bool = False) -> None:
         """``if not <CUDA question>: return`` makes the rest of the block CUDA's."""
         for index, stmt in enumerate(body):
             if isinstance(stmt, cst.If) and stmt.orelse is None and _exits(stmt.body):
-                self._region(ctx, stmt.test, [], body[index + 1 :])
+                if module and id(stmt) in ctx.skip:
+                    continue
+                self._region(ctx, stmt.test, [], body[index + 1 :], index if module else -1)
 
     def visit_IndentedBlock(self, ctx: Context, node: cst.IndentedBlock) -> None:
         self._after_exits(ctx, node.body)
 
     def visit_Module(self, ctx: Context, node: cst.Module) -> None:
-        self._after_exits(ctx, node.body)
+        self._after_exits(ctx, node.body, module=True)
 
     def _decorated(self, ctx: Context, node, decorators: Sequence[cst.Decorator]) -> None:
         for decorator in decorators:
@@ -499,15 +530,21 @@ class CudaLeftover(Rule):
         state = ctx.notes.get(_NOTE)
         if not isinstance(state, _State) or not state.candidates:
             return
-        sites = [site.node for site in (*ctx.fixes, *ctx.findings)]
-        said = subtree_ids([state.calls.get(id(node), node) for node in sites])
-        fixed: Dict[int, cst.CSTNode] = {id(site.node): site.replacement for site in ctx.fixes if site.replacement is not None}
-        legit = self._cuda_only(ctx, state, said, fixed)
-        for kind, what, node, top in state.candidates:
-            key = id(node)
-            if key in said or key in state.quiet or key in legit:
-                continue
-            if isinstance(node, cst.Call) and id(node.func) in said:
+        said = _Said(ctx, state)
+        left = [c for c in state.candidates if id(c[2]) not in state.quiet and not said.covers(c[2], c[3])]
+        if not left:
+            return
+        question = _Question(ctx)
+        for test, yes, no, top in state.pending:
+            sign, pieces = question.pieces(test)
+            if sign is not None and (yes if sign else no):
+                state.regions.append(_Region(test, pieces, yes if sign else no, top))
+        legit: Set[int] = set()
+        for region in state.regions:
+            if region.question is None or _still_asks(ctx, region, said):
+                subtree_ids(region.nodes, legit)
+        for kind, what, node, top in left:
+            if id(node) in legit:
                 continue
             if ctx.suppressions:
                 where = ctx.range_of(node, top)
@@ -519,24 +556,55 @@ class CudaLeftover(Rule):
                 what = _short(ctx.code(node))
             ctx.report(self, node, MESSAGES[kind].format(what=what), top)
 
-    @staticmethod
-    def _cuda_only(ctx: Context, state: _State, said: Set[int], fixed: Dict[int, cst.CSTNode]) -> Set[int]:
-        """Ids of the nodes in branches that still run on CUDA only after the port."""
-        legit: Set[int] = set()
-        for region in state.regions:
-            if region.question is not None and not _still_asks(ctx, region, said, fixed):
-                continue
-            subtree_ids(region.nodes, legit)
-        return legit
+
+class _Said:
+    """Which nodes a rewrite or a finding of another rule covers (a finding at a call's name covers the
+    call). Most candidates are such a node themselves; the subtrees of a statement's sites are walked
+    only when a candidate there is not."""
+
+    def __init__(self, ctx: Context, state: _State) -> None:
+        self.sites: Dict[int, List[Tuple[cst.CSTNode, Optional[cst.CSTNode]]]] = {}
+        self.direct: Set[int] = set()
+        for site in (*ctx.fixes, *ctx.findings):
+            # A finding at a call's name is about the call; a rewrite of the name leaves the arguments.
+            node = site.node if site.replacement is not None else state.calls.get(id(site.node), site.node)
+            self.sites.setdefault(site.top, []).append((node, site.replacement))
+            self.direct.add(id(site.node))
+            self.direct.add(id(node))
+        self._inside: Dict[int, Set[int]] = {}
+        self.calls = state.calls
+        self.parent = state.parent
+
+    def inside(self, top: int) -> Set[int]:
+        found = self._inside.get(top)
+        if found is None:
+            found = self._inside[top] = subtree_ids([node for node, _ in self.sites.get(top, ())])
+        return found
+
+    def covers(self, node: cst.CSTNode, top: int) -> bool:
+        if top not in self.sites:
+            return False
+        direct = self.direct
+        if id(node) in direct:
+            return True
+        if isinstance(node, cst.Call) and id(node.func) in direct:
+            return True
+        call = self.calls.get(id(node))  # ``node`` is a call's name: the whole call rewritten or reported
+        if call is not None and id(call) in direct:
+            return True
+        call = self.parent.get(id(node))  # ``node`` is a string argument: the call's rewritten or reported
+        if call is not None and id(call) in direct:
+            return True
+        return id(node) in self.inside(top)
 
 
-def _still_asks(ctx: Context, region: _Region, said: Set[int], fixed: Dict[int, cst.CSTNode]) -> bool:
+def _still_asks(ctx: Context, region: _Region, said: _Said) -> bool:
     """A question piece survives the port untouched, or a rewrite inside the question asks about CUDA."""
-    if any(id(piece) not in said for piece in region.pieces):
+    if any(not said.covers(piece, region.top) for piece in region.pieces):
         return True
     inside = subtree_ids([region.question])  # type: ignore[list-item]
-    for key, replacement in fixed.items():
-        if key in inside:
+    for node, replacement in said.sites.get(region.top, ()):
+        if replacement is not None and id(node) in inside:
             code = ctx.code(replacement)
             if '"cuda"' in code or "'cuda'" in code:
                 return True
