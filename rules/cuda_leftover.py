@@ -33,6 +33,8 @@ _DEVICE = re.compile(r"cuda(:(\d+|%[dsi]|\{\w*\})?)?")
 OTHER_TARGETS = frozenset(
     {"cpu", "gloo", "mpi", "ucc", "ccl", "xccl", "hccl", "xpu", "mps", "hpu", "npu", "xla", "meta", "mlu", "musa", "auto"}
 )
+# A literal that one of a conditional expression's branches chooses instead of "cuda".
+_LABELS = OTHER_TARGETS | {"gpu"}
 # Calls whose string arguments are prose.
 _PROSE_METHODS = frozenset(
     {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal", "log", "print", "echo", "write",
@@ -456,6 +458,9 @@ class CudaLeftover(Rule):
 
     def visit_IfExp(self, ctx: Context, node: cst.IfExp) -> None:
         self._region(ctx, node.test, [node.body], [node.orelse])
+        # ``"gpu" if style == "caffe2" else "cuda"``: a choice between two spellings.
+        if any((literal(v) or "").split(":")[0] in _LABELS for v in (node.body, node.orelse)):
+            _state(ctx).quiet.update((id(node.body), id(node.orelse)))
 
     def visit_BooleanOperation(self, ctx: Context, node: cst.BooleanOperation) -> None:
         if isinstance(node.operator, cst.And):
