@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from functools import lru_cache
+from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
@@ -54,6 +55,17 @@ _DEVICE_OPTION = re.compile(r"dev|gpu|cuda|accel|backend|dist|comm|platform|targ
 _CUDA_ONLY_PREFIXES = ("torch.cuda", "torch.version.cuda", "torch.backends.cuda", "torch.backends.cudnn")
 # The end of a branch that leaves the block: the code after ``if not <CUDA question>: <exit>`` is CUDA's.
 _EXIT_CALLS = frozenset({"skip", "skipTest", "exit", "_exit", "SkipTest"})
+
+# The rules that rewrite or report each kind of candidate. A kind whose rules are turned off (``--ignore``,
+# ``--select``, per-file-ignores) is the user's choice and stays quiet, unless no such rule runs at all
+# (``--select cuda-leftover``): then every kind is reported.
+OWNERS: Dict[str, Tuple[str, ...]] = {
+    "torch.cuda": ("torch-cuda-call", "unported-cuda-api"),
+    ".cuda(": ("tensor-cuda-method",),
+    "device": ("cuda-device-string",),
+    "nccl": ("nccl-backend",),
+}
+_KINDS = frozenset(OWNERS)
 
 MESSAGES = {
     "torch.cuda": (
@@ -317,13 +329,24 @@ class CudaLeftover(Rule):
 
     ## Fix safety
     No fix: reported only. A branch that is CUDA-only on purpose stays quiet when its test still asks
-    about CUDA; suppress anything else deliberate with `# accelport: ignore[cuda-leftover]`.
+    about CUDA; suppress anything else deliberate with `# accelport: ignore[cuda-leftover]`. Turning off
+    the rules that handle a kind (`ignore = ["torch-cuda-call"]`, `--select`, per-file-ignores) also
+    quiets that kind here: `torch.cuda` names belong to torch-cuda-call and unported-cuda-api, `.cuda()`
+    calls to tensor-cuda-method, device strings to cuda-device-string, `"nccl"` to nccl-backend. Run
+    alone (`--select cuda-leftover`), it reports every kind.
     """
 
     NAME = "cuda-leftover"
     CODE = "AP114"
     FIXES = False
     TRIGGERS = ("cuda", "nccl")
+    # The candidate kinds this run reports (see OWNERS).
+    kinds: FrozenSet[str] = _KINDS
+
+    def configured(self, settings: Any) -> "CudaLeftover":
+        from accelport.rules.registry import DEFAULT_NAMES
+
+        return _configured(DEFAULT_NAMES if settings.rules is None else frozenset(settings.rules))
 
     # -- candidates -----------------------------------------------------------------------
     def _chain(self, ctx: Context, node: cst.BaseExpression) -> None:
@@ -536,7 +559,11 @@ class CudaLeftover(Rule):
         if not isinstance(state, _State) or not state.candidates:
             return
         said = _Said(ctx, state)
-        left = [c for c in state.candidates if id(c[2]) not in state.quiet and not said.covers(c[2], c[3])]
+        kinds = self.kinds
+        left = [
+            c for c in state.candidates
+            if c[0] in kinds and id(c[2]) not in state.quiet and not said.covers(c[2], c[3])
+        ]
         if not left:
             return
         question = _Question(ctx)
@@ -560,6 +587,15 @@ class CudaLeftover(Rule):
             elif kind == "device":
                 what = _short(ctx.code(node))
             ctx.report(self, node, MESSAGES[kind].format(what=what), top)
+
+
+@lru_cache(maxsize=64)
+def _configured(selected: FrozenSet[str]) -> CudaLeftover:
+    rule = CudaLeftover()
+    owners = {name for names in OWNERS.values() for name in names}
+    if selected & owners:
+        rule.kinds = frozenset(kind for kind, names in OWNERS.items() if all(n in selected for n in names))
+    return rule
 
 
 class _Said:

@@ -44,6 +44,8 @@ TRIGGERS: Dict[str, Tuple[str, ...]] = {
     "tensor-pin-memory": (".pin_memory(",),
     "nccl-backend": ("nccl", "Backend.NCCL"),
     "ddp-device-ids": ("DistributedDataParallel",),
+    "cuda-code-string": ("torch.cuda",),
+    "cuda-leftover": ("cuda", "nccl"),
     "hardcoded-half": (".half(", "float16", "torch.half"),
 }
 
