@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import libcst as cst
 
+from accelport.codemod import travel
 from accelport.codemod.context import DEVICE, Context
 from accelport.codemod.roles import keyword, positional
 from accelport.rules.base import Rule, keep_parens
@@ -80,10 +81,23 @@ class CudaDeviceString(Rule):
         return ctx.accel_call("device_name", *(cst.Arg(value) for value in index))
 
     # -- literal strings -------------------------------------------------------------
+    def _travels(self, ctx: Context, original: cst.CSTNode) -> bool:
+        """A CUDA string with no device role of its own that reaches a device through a name, an attribute,
+        a parameter default, a dataclass field or an argparse default (codemod/travel.py): True to port
+        it; where it is also compared or passed elsewhere it is reported instead."""
+        decision = travel.flow_of(ctx).strings.get(travel.position(ctx, original))
+        if decision is None:
+            return False
+        if decision[0] == travel.REPORT:
+            ctx.report(self, original, decision[1])
+            return False
+        return True
+
     def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
-        if ctx.role(original) != DEVICE:
-            return None
         value = string_value(original)
+        if ctx.role(original) != DEVICE:
+            if value is None or (value != "cuda" and _INDEXED.fullmatch(value) is None) or not self._travels(ctx, original):
+                return None
         if value == "cuda":
             return keep_parens(self._device_name(ctx), updated)
         match = _INDEXED.fullmatch(value or "")
@@ -93,9 +107,13 @@ class CudaDeviceString(Rule):
         return None
 
     def leave_FormattedString(self, ctx: Context, original: cst.FormattedString, updated: cst.FormattedString):
-        if ctx.role(original) != DEVICE:
-            return None
         parts = updated.parts
+        if ctx.role(original) != DEVICE:
+            first = parts[0] if parts else None
+            if not (isinstance(first, cst.FormattedStringText) and first.value == "cuda:" and len(parts) == 2):
+                return None
+            if not self._travels(ctx, original):
+                return None
         if (
             len(parts) == 2
             and isinstance(parts[0], cst.FormattedStringText)

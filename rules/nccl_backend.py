@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from accelport.codemod import travel
 from accelport.codemod.context import BACKEND, Context
 from accelport.rules.base import Rule, keep_parens
 from accelport.rules.cuda_device_string import string_value
@@ -50,6 +51,15 @@ class NcclBackend(Rule):
         return None
 
     def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
-        if ctx.role(original) == BACKEND and string_value(original) == "nccl":
-            return keep_parens(ctx.accel_call("communication_backend_name"), updated)
-        return None
+        if string_value(original) != "nccl":
+            return None
+        if ctx.role(original) != BACKEND:
+            # Held in a name, an attribute, a parameter default, a dataclass field or an argparse default
+            # and used as the backend later (codemod/travel.py).
+            decision = travel.flow_of(ctx).backends.get(travel.position(ctx, original))
+            if decision is None:
+                return None
+            if decision[0] == travel.REPORT:
+                ctx.report(self, original, decision[1])
+                return None
+        return keep_parens(ctx.accel_call("communication_backend_name"), updated)

@@ -19,6 +19,7 @@ CATALOG: Tuple[Tuple[str, str, bool, str, str], ...] = (
     ("torch-cuda-call", "AP101", True, "torch_cuda_call", "TorchCudaCall"),
     ("unported-cuda-api", "AP102", True, "unported_cuda_api", "UnportedCudaApi"),
     ("cuda-device-string", "AP104", True, "cuda_device_string", "CudaDeviceString"),
+    ("integer-device", "AP111", True, "integer_device", "IntegerDevice"),
     ("tensor-cuda-method", "AP105", True, "tensor_cuda_method", "TensorCudaMethod"),
     ("tensor-is-cuda", "AP106", True, "tensor_is_cuda", "TensorIsCuda"),
     ("tensor-pin-memory", "AP107", True, "tensor_pin_memory", "TensorPinMemory"),
