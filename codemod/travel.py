@@ -118,6 +118,9 @@ class _Analysis:
         self.flow = Flow()
         self.imports: Dict[str, str] = {}
         self.relative: Set[str] = set()  # names bound by relative imports
+        # Classes imported from a package other than torch: their `cuda` may be their own (bitsandbytes'
+        # `Int8Params.cuda()` quantizes in place).
+        self.foreign: Dict[str, str] = {}
         self.parents: Dict[int, ast.AST] = {}
         self.scope_of: Dict[int, _Scope] = {}  # id(function node or name read) -> scope
         self.functions: Dict[str, FuncNode] = {}  # module-level functions by name
@@ -218,6 +221,8 @@ class _Analysis:
                     self.relative.add(local)
                 elif scope is self.root and node.module and alias.name != "*":  # type: ignore[attr-defined]
                     self.imports[local] = f"{node.module}.{alias.name}"  # type: ignore[attr-defined]
+                    if local[:1].isupper() and node.module.split(".")[0] != "torch":  # type: ignore[attr-defined]
+                        self.foreign[local] = node.module  # type: ignore[attr-defined]
             return
         if kind is ast.Assign:
             for target in node.targets:  # type: ignore[attr-defined]
@@ -605,7 +610,7 @@ class _Analysis:
     def own_cuda(self) -> None:
         own = {name for name, cls in self.classes.items()
                if any(isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)) and s.name in ("cuda", "to") for s in cls.body)}
-        suspects = own | {name for name in self.relative if name[:1].isupper()}
+        suspects = own | {name for name in self.relative if name[:1].isupper()} | set(self.foreign)
         if not suspects:
             return
         for call, scope in self.calls:
@@ -615,7 +620,8 @@ class _Analysis:
             receiver = func.value
             made_by = self._made_by(receiver, scope)
             if made_by in suspects:
-                where = "defined in this module" if made_by in own else "imported from the project"
+                where = ("defined in this module" if made_by in own else f"imported from `{self.foreign[made_by]}`"
+                         if made_by in self.foreign else "imported from the project")
                 self.flow.own_cuda[self.pos(call)] = (
                     f"`{_short(ast.unparse(receiver))}` is a `{made_by}` ({where}), which may define its own "
                     "`cuda`: port by hand (to `.to(get_accelerator().device_name())` only if it behaves like a tensor's)")
@@ -629,7 +635,8 @@ class _Analysis:
         if depth > 6:
             return None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            return node.func.id if (node.func.id in self.classes or node.func.id in self.relative) else None
+            known = node.func.id in self.classes or node.func.id in self.relative or node.func.id in self.foreign
+            return node.func.id if known else None
         if isinstance(node, ast.Name):
             if node.id == "self":
                 return self._class_of(scope)

@@ -17,13 +17,13 @@ CUDA_LIBRARIES = frozenset({"torch", "numba", "cupy", "pycuda", "cuda", "jax", "
 
 
 def _may_have_own_cuda(ctx: Context) -> bool:
-    """Whether the file can hold a class with its own ``cuda``/``to`` (defined here, or imported from the
-    project by a relative import): only then is the module analysed (codemod/travel.py)."""
+    """Whether the file can hold a class with its own ``cuda``/``to`` (defined here, or imported by a
+    ``from`` import): only then is the module analysed (codemod/travel.py)."""
     stmts = ctx.statements
     text = stmts.source if stmts is not None else None
     if text is None:
         return True
-    return "def cuda(" in text or "def to(" in text or "from ." in text
+    return "def cuda(" in text or "def to(" in text or "from " in text
 
 
 def _is_none(node: cst.BaseExpression) -> bool:
