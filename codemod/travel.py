@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
-from accelport.codemod.roles import is_backend_word, is_device_word
+from accelport.codemod.roles import BACKEND_ARGS as _BACKEND_ARGS, is_backend_word, is_device_word
 
 Pos = Tuple[int, int]
 FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -39,13 +39,6 @@ _TORCH_DEVICE = "torch.device"
 _TENSOR_DEVICE_METHODS = frozenset({"to", "new_zeros", "new_ones", "new_empty", "new_full", "new_tensor"})
 _DEVICE_KEYWORDS = frozenset({"device", "map_location", "device_type"})
 _MESH_FIRST = frozenset({"init_device_mesh", "DeviceMesh"})
-_BACKEND_ARGS = {
-    "init_process_group": (0, ("backend",)),
-    "new_group": (2, ("backend",)),
-    "new_subgroups": (None, ("backend",)),
-    "new_subgroups_by_enumeration": (None, ("backend",)),
-    "init_distributed": (0, ("dist_backend",)),
-}
 _NEUTRAL_CALLS = frozenset({"print", "str", "repr", "format"})
 _LOG_METHODS = frozenset({"debug", "info", "warning", "warn", "error", "critical", "exception", "log"})
 _INT_OPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
@@ -786,3 +779,16 @@ def position(ctx, node) -> Pos:
     """Where a LibCST node starts, as ``Flow`` keys it."""
     start = ctx.range_of(node).start
     return start.line, start.column
+
+
+def travels(ctx, rule, node, backend: bool = False) -> bool:
+    """Whether a CUDA string (``backend``: a "nccl") with no role of its own reaches a device (the backend)
+    and is to be ported; where it is also compared or passed elsewhere, ``rule`` reports it instead."""
+    flow = flow_of(ctx)
+    decision = (flow.backends if backend else flow.strings).get(position(ctx, node))
+    if decision is None:
+        return False
+    if decision[0] == REPORT:
+        ctx.report(rule, node, decision[1])
+        return False
+    return True

@@ -50,7 +50,14 @@ class CudaDeviceString(Rule):
     `'cuda:%d' % i`, `'cuda:{}'.format(i)` and `'cuda:' + str(i)` become `get_accelerator().device_name(i)`.
     `torch.device('cuda', i)` becomes `torch.device(get_accelerator().device_name(i))`. In a
     `map_location` dict only the values are ported (the keys name the devices the checkpoint was saved
-    on). A CUDA string in a device context with no exact rewrite (`'cuda:0,1'`, `f'cuda:{i:02d}'`) is left
+    on). Also device contexts: a value under a `"device"`/`"*_device"` key of a dict literal, the
+    `default=` of a dataclass `field(...)` and of `os.environ.get(...)`/`os.getenv(...)` where that call
+    holds a device, and the device type of `init_device_mesh`, `DeviceMesh` and `DeviceMesh.from_group`.
+    A string stored first and used later travels (codemod/travel.py, within the module): held in a
+    name, a `self` attribute, a parameter default, a dataclass field or an argparse default, or passed to
+    a function the module defines whose parameter is used as a device, it is ported when every read is a
+    device use (or only printed); when a read is also compared, stored or passed on, the string is
+    reported instead. A CUDA string in a device context with no exact rewrite (`'cuda:0,1'`, `f'cuda:{i:02d}'`) is left
     as written and reported. Strings anywhere else (log messages, docstrings, comments, dictionary keys)
     are left alone.
 
@@ -81,22 +88,10 @@ class CudaDeviceString(Rule):
         return ctx.accel_call("device_name", *(cst.Arg(value) for value in index))
 
     # -- literal strings -------------------------------------------------------------
-    def _travels(self, ctx: Context, original: cst.CSTNode) -> bool:
-        """A CUDA string with no device role of its own that reaches a device through a name, an attribute,
-        a parameter default, a dataclass field or an argparse default (codemod/travel.py): True to port
-        it; where it is also compared or passed elsewhere it is reported instead."""
-        decision = travel.flow_of(ctx).strings.get(travel.position(ctx, original))
-        if decision is None:
-            return False
-        if decision[0] == travel.REPORT:
-            ctx.report(self, original, decision[1])
-            return False
-        return True
-
     def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
         value = string_value(original)
         if ctx.role(original) != DEVICE:
-            if value is None or (value != "cuda" and _INDEXED.fullmatch(value) is None) or not self._travels(ctx, original):
+            if value is None or (value != "cuda" and _INDEXED.fullmatch(value) is None) or not travel.travels(ctx, self, original):
                 return None
         if value == "cuda":
             return keep_parens(self._device_name(ctx), updated)
@@ -112,7 +107,7 @@ class CudaDeviceString(Rule):
             first = parts[0] if parts else None
             if not (isinstance(first, cst.FormattedStringText) and first.value == "cuda:" and len(parts) == 2):
                 return None
-            if not self._travels(ctx, original):
+            if not travel.travels(ctx, self, original):
                 return None
         if (
             len(parts) == 2

@@ -21,7 +21,12 @@ class NcclBackend(Rule):
     `dist.get_backend()` or a name called `backend`/`*_backend` (any case), assigned to such a name, or
     the `default=` of an argparse option `--backend`/`--*-backend`, becomes
     `get_accelerator().communication_backend_name()`; so does `dist.Backend.NCCL` in those places.
-    `"nccl"` in other strings is left alone.
+    Also a value under a backend key of a dict literal (`"backend"`, `"dist_backend"`,
+    `"comm_backend_name"` of a DeepSpeed config), a `backend=` of `dict(...)`, and the `field(default=...)`
+    of a backend-named dataclass field. A `"nccl"` held in a name, a parameter default, a dataclass field
+    or an argparse default travels (codemod/travel.py): it is ported when every read reaches a backend
+    argument, reported when a read is also compared or passed on. `"nccl"` elsewhere (a library name, a
+    log message, a dictionary key) is left alone.
 
     ## Why is this bad?
     NCCL exists only for NVIDIA GPUs: `init_process_group("nccl")` fails everywhere else.
@@ -56,10 +61,6 @@ class NcclBackend(Rule):
         if ctx.role(original) != BACKEND:
             # Held in a name, an attribute, a parameter default, a dataclass field or an argparse default
             # and used as the backend later (codemod/travel.py).
-            decision = travel.flow_of(ctx).backends.get(travel.position(ctx, original))
-            if decision is None:
-                return None
-            if decision[0] == travel.REPORT:
-                ctx.report(self, original, decision[1])
+            if not travel.travels(ctx, self, original, backend=True):
                 return None
         return keep_parens(ctx.accel_call("communication_backend_name"), updated)
