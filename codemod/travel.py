@@ -152,11 +152,11 @@ class _Analysis:
                 self._bind_target(scope, element, _UNKNOWN)
         elif isinstance(target, ast.Starred):
             self._bind_target(scope, target.value, _UNKNOWN)
-        elif (
-            isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self"
-            and scope.cls is not None
-        ):  # fmt: skip
-            self.self_attrs.setdefault((scope.cls, target.attr), []).append((value, scope))  # type: ignore[arg-type]
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+            # In a method or in a function nested in one: every store counts against the attribute.
+            cls = self._class_of(scope)
+            if cls is not None:
+                self.self_attrs.setdefault((cls, target.attr), []).append((value, scope))  # type: ignore[arg-type]
 
     def _walk(self, node: ast.AST, scope: _Scope, parent: Optional[ast.AST]) -> None:
         if parent is not None:
@@ -784,8 +784,10 @@ def position(ctx, node) -> Pos:
 def travels(ctx, rule, node, backend: bool = False) -> bool:
     """Whether a CUDA string (``backend``: a "nccl") with no role of its own reaches a device (the backend)
     and is to be ported; where it is also compared or passed elsewhere, ``rule`` reports it instead."""
-    flow = flow_of(ctx)
-    decision = (flow.backends if backend else flow.strings).get(position(ctx, node))
+    table = flow_of(ctx).backends if backend else flow_of(ctx).strings
+    if not table:
+        return False  # most files: no position worked out
+    decision = table.get(position(ctx, node))
     if decision is None:
         return False
     if decision[0] == REPORT:

@@ -70,8 +70,9 @@ class TensorCudaMethod(Rule):
             return None
         if is_module_ref(ctx, func.value) and not self._module_value(ctx, original, ctx.qname(func.value) or ""):
             return None
-        if _may_have_own_cuda(ctx):
-            message = travel.flow_of(ctx).own_cuda.get(travel.position(ctx, original))
+        own = travel.flow_of(ctx).own_cuda if _may_have_own_cuda(ctx) else None
+        if own:
+            message = own.get(travel.position(ctx, original))
             if message is not None:
                 ctx.report(self, original, message)
                 return None
