@@ -39,7 +39,18 @@ class TensorCudaMethod(Rule):
     positional, since `.to()`'s second parameter is the dtype). Chains such as
     `x.cuda().half()` keep their shape. Calls with other arguments (`memory_format=`) and the unbound
     `torch.Tensor.cuda(x)` are reported, and
-    `cuda` attributes of imported modules (`torch.cuda`, `numba.cuda`) are never touched.
+    `cuda` attributes of imported modules (`torch.cuda`, `numba.cuda`) are never touched. A value
+    reached from an imported module (`mod.handle.val.cuda()`) is ported like any receiver; an unbound
+    method of an imported class (`lib.Packed.cuda(x)`) or a module's own `cuda` function is reported.
+
+    A class may define its own `cuda` (quantized weights that pack on the way, wrappers), and `.to()`
+    would bypass it. So `.cuda()` is reported, not rewritten, where the receiver is provably an instance
+    of a class defined in the module that defines `cuda` or `to`, of a class imported from the project
+    (a relative import), or of a class imported from another package than torch (bitsandbytes'
+    `Int8Params`): `QuantLinear(...).cuda()`, `self.weight.cuda()` after `self.weight = Int8Params(...)`.
+    Where the module defines such a class, every receiver not provably a torch object (a `torch.*`
+    call's result) is reported too, since it may be an instance. Instances of the module's own classes
+    without `cuda`/`to` (`Net().cuda()` for an `nn.Module` defined here) are ported.
 
     ## Why is this bad?
     `.cuda()` raises on a machine without CUDA.
