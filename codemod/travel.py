@@ -400,6 +400,8 @@ class _Analysis:
         """(argument, whether the API takes a torch device, the API's name) for each device argument."""
         func = call.func
         qname = self.qname(func) or ""
+        if qname.startswith("torch.cuda."):
+            return  # an index on the runtime's interface: torch-cuda-call's and current-device's
         method = func.attr if isinstance(func, ast.Attribute) else None
         torch_api = qname.startswith("torch.") or method in _TENSOR_DEVICE_METHODS
         shown = qname or (ast.unparse(func) if len(getattr(func, "__dict__", ())) < 50 else "call")

@@ -26,7 +26,8 @@ class NcclBackend(Rule):
     of a backend-named dataclass field. A `"nccl"` held in a name, a parameter default, a dataclass field
     or an argparse default travels (codemod/travel.py): it is ported when every read reaches a backend
     argument, reported when a read is also compared or passed on. `"nccl"` elsewhere (a library name, a
-    log message, a dictionary key) is left alone.
+    log message, a dictionary key) is left alone. In a backend place `"NCCL"` counts too (torch
+    lower-cases backend names).
 
     ## Why is this bad?
     NCCL exists only for NVIDIA GPUs: `init_process_group("nccl")` fails everywhere else.
@@ -47,7 +48,7 @@ class NcclBackend(Rule):
 
     NAME = "nccl-backend"
     CODE = "AP108"
-    TRIGGERS = ("nccl", "Backend.NCCL")
+    TRIGGERS = ("nccl", "NCCL")
 
     def leave_Attribute(self, ctx: Context, original: cst.Attribute, updated: cst.Attribute):
         # `dist.Backend.NCCL` is the string "nccl" under another spelling.
@@ -56,11 +57,11 @@ class NcclBackend(Rule):
         return None
 
     def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
-        if string_value(original) != "nccl":
+        value = string_value(original)
+        if value is None or value.lower() != "nccl":
             return None
-        if ctx.role(original) != BACKEND:
-            # Held in a name, an attribute, a parameter default, a dataclass field or an argparse default
-            # and used as the backend later (codemod/travel.py).
-            if not travel.travels(ctx, self, original, backend=True):
-                return None
+        # torch lower-cases backend names: `backend="NCCL" if has_gpu else "GLOO"` is NCCL too. A "nccl"
+        # without a role may be held and used as the backend later (codemod/travel.py).
+        if ctx.role(original) != BACKEND and (value != "nccl" or not travel.travels(ctx, self, original, backend=True)):
+            return None
         return keep_parens(ctx.accel_call("communication_backend_name"), updated)
