@@ -115,7 +115,6 @@ class _Analysis:
         # `Int8Params.cuda()` quantizes in place).
         self.foreign: Dict[str, str] = {}
         self.parents: Dict[int, ast.AST] = {}
-        self.scope_of: Dict[int, _Scope] = {}  # id(function node or name read) -> scope
         self.functions: Dict[str, FuncNode] = {}  # module-level functions by name
         self.classes: Dict[str, ast.ClassDef] = {}
         self.methods: Dict[Tuple[str, str], FuncNode] = {}
@@ -234,10 +233,8 @@ class _Analysis:
             self.calls.append((node, scope))  # type: ignore[arg-type]
         elif kind is ast.Name and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
             self.reads.append((node, scope))
-            self.scope_of[id(node)] = scope
         elif kind is ast.Attribute and isinstance(node.ctx, ast.Load):  # type: ignore[attr-defined]
             self.reads.append((node, scope))
-            self.scope_of[id(node)] = scope
         for child in ast.iter_child_nodes(node):
             self._walk(child, scope, node)
 
@@ -404,7 +401,7 @@ class _Analysis:
             return  # an index on the runtime's interface: torch-cuda-call's and current-device's
         method = func.attr if isinstance(func, ast.Attribute) else None
         torch_api = qname.startswith("torch.") or method in _TENSOR_DEVICE_METHODS
-        shown = qname or (ast.unparse(func) if len(getattr(func, "__dict__", ())) < 50 else "call")
+        shown = qname or _short(ast.unparse(func))
         if call.args and not isinstance(call.args[0], ast.Starred) and (method == "to" or qname == _TORCH_DEVICE):
             yield call.args[0], True, shown
         if qname == "torch.load" and len(call.args) > 1:

@@ -19,8 +19,8 @@ class TensorPinMemory(Rule):
     `pin_memory=True` on a PyTorch tensor factory (`torch.empty(n, pin_memory=True)`, any `torch.*`
     call) or on a `DataLoader` becomes `pin_memory=get_accelerator().device_name() != "cpu"`: an
     expression over the interface's existing `device_name()`, so the ported file runs the same under
-    DeepSpeed's runtime. A factory's `pin_memory=` holding anything but a literal (`pin_memory=pin`)
-    is reported, since it raises on CPU whenever it is true; a `DataLoader`'s is left (it only warns),
+    DeepSpeed's runtime. A factory's `pin_memory=` holding a variable (`pin_memory=pin`) is reported,
+    since it raises on CPU whenever it is true; a `DataLoader`'s is left (it only warns),
     as is `pin_memory=True` on any other call and as a parameter default.
 
     ## Why is this bad?
@@ -86,7 +86,8 @@ class TensorPinMemory(Rule):
                 )
                 args[position] = args[position].with_changes(value=flag)
                 return updated.with_changes(args=args)
-            if not loader and not (isinstance(value, cst.Name) and value.value == "False"):
+            # A variable may be true; an expression (the ported flag among them) is the author's own decision.
+            if not loader and isinstance(value, (cst.Name, cst.Attribute)) and ctx.code(value) not in ("False", "None"):
                 ctx.report(self, value, f"`pin_memory=` on `{qname}` raises without an accelerator whenever it is true: "
                            'make it false on CPU, e.g. `... and get_accelerator().device_name() != "cpu"`')
         return None
