@@ -40,8 +40,13 @@ def is_device_word(name: str) -> bool:
 
 def is_backend_word(name: str) -> bool:
     name = name.lower()  # `DIST_BACKEND = "nccl"` is a module constant of the same meaning
-    # `"comm_backend_name": "nccl"` in a DeepSpeed config names the backend too.
-    return name in ("backend", "backend_name") or name.endswith("_backend") or name.endswith("_backend_name")
+    return name == "backend" or name.endswith("_backend")
+
+
+def is_backend_key(name: str) -> bool:
+    """A config key or field holding the backend: `"comm_backend_name": "nccl"` in a DeepSpeed config too
+    (only where a value is stored; comparisons keep ``is_backend_word``)."""
+    return is_backend_word(name) or name.lower().endswith("backend_name")
 
 
 def terminal_name(node: cst.BaseExpression) -> Optional[str]:
@@ -183,7 +188,7 @@ def _mark_travel_call(ctx: Context, node: cst.Call, qname: Optional[str], args: 
     func = node.func
     if isinstance(func, cst.Name) and func.value == "dict" and qname is None:
         for arg in node.args:
-            if arg.keyword is not None and is_backend_word(arg.keyword.value):
+            if arg.keyword is not None and is_backend_key(arg.keyword.value):
                 ctx.set_role(arg.value, BACKEND)
     role = ctx.role(node)
     if role not in (DEVICE, BACKEND):
@@ -205,7 +210,7 @@ def _mark_dict(ctx: Context, node: cst.Dict) -> None:
                 continue
             if is_device_word(key):
                 ctx.set_role(element.value, DEVICE)
-            elif is_backend_word(key):
+            elif is_backend_key(key):
                 ctx.set_role(element.value, BACKEND)
 
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
-from accelport.codemod.roles import BACKEND_ARGS as _BACKEND_ARGS, is_backend_word, is_device_word
+from accelport.codemod.roles import BACKEND_ARGS as _BACKEND_ARGS, is_backend_key, is_device_word
 
 Pos = Tuple[int, int]
 FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -564,7 +564,7 @@ class _Analysis:
         if isinstance(parent, (ast.Assign, ast.AnnAssign)):
             targets = parent.targets if isinstance(parent, ast.Assign) else [parent.target]
             words = [_terminal(t) for t in targets]
-            check = is_backend_word if backend else is_device_word
+            check = is_backend_key if backend else is_device_word
             if words and all(w is not None and check(w) for w in words):
                 return "use"
             return "stored"
@@ -592,7 +592,7 @@ class _Analysis:
             spec = _BACKEND_ARGS.get(qname.rsplit(".", 1)[-1])
             if spec is not None and word in spec[1]:
                 return True
-        return isinstance(call.func, ast.Name) and call.func.id == "dict" and is_backend_word(word)
+        return isinstance(call.func, ast.Name) and call.func.id == "dict" and is_backend_key(word)
 
     def _passed(self, call: ast.Call, index: Optional[int], word: Optional[str], backend: bool, depth: int) -> str:
         """A read passed to a function the module defines: a use where that parameter is one."""
