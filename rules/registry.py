@@ -40,8 +40,9 @@ TRIGGERS: Dict[str, Tuple[str, ...]] = {
     "cuda-device-string": ("cuda",),
     "tensor-cuda-method": (".cuda(",),
     "tensor-is-cuda": ("is_cuda",),
-    "tensor-pin-memory": (".pin_memory(",),
-    "nccl-backend": ("nccl", "Backend.NCCL"),
+    "integer-device": (".to(", "device=", "device(", "map_location"),
+    "tensor-pin-memory": (".pin_memory(", "pin_memory"),
+    "nccl-backend": ("nccl", "NCCL"),
     "ddp-device-ids": ("DistributedDataParallel",),
     "hardcoded-half": (".half(", "float16", "torch.half"),
 }
