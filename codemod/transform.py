@@ -7,7 +7,7 @@ from typing import AbstractSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import fastwalk, imports, suppress, torch_target
+from accelport.codemod import caveats, extra_imports, fastwalk, imports, suppress, torch_target
 from accelport.codemod.context import FULL_WALK, Context, Site
 from accelport.codemod.names import build_scopes
 from accelport.codemod.sparse import Sparse, sparse
@@ -171,12 +171,16 @@ def _transform_module(
         ctx = _context(module, markers, None, set(), rules)
         new_module, transformer = _walk(module, ctx, rules)
     first_fixed_top = transformer.first_fixed_top
+    caveats.report(ctx, settings.runtime)
     if ctx.fixes and settings.target == "torch":
         new_module, first_fixed_top = torch_target.port(new_module, ctx, first_fixed_top)
         if marker is not None and len(new_module.body) != len(module.body):
             return None  # the import clean-up would then read names in the stubs: parse them all
     if ctx.fixes:
         new_module = imports.finalize(module, new_module, settings.runtime_module, first_fixed_top, stmts)
+        new_module = extra_imports.add(new_module, ctx, first_fixed_top)
+        if marker is not None and len(new_module.body) != len(module.body):
+            return None  # as for --target torch: the rendering pairs statements one to one
     if stmts is not None:
         result.allowed_lines = _allowed_lines(module, stmts, {site.top for site in ctx.fixes})
     rendered = stmts.render(module, new_module) if stmts is not None else None

@@ -24,6 +24,7 @@ CATALOG: Tuple[Tuple[str, str, bool, str, str], ...] = (
     ("tensor-pin-memory", "AP107", True, "tensor_pin_memory", "TensorPinMemory"),
     ("nccl-backend", "AP108", True, "nccl_backend", "NcclBackend"),
     ("ddp-device-ids", "AP109", True, "ddp_device_ids", "DdpDeviceIds"),
+    ("op-builder", "AP112", True, "op_builder", "OpBuilder"),
     ("hardcoded-half", "AP901", False, "hardcoded_half", "HardcodedHalf"),
 )
 
