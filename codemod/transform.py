@@ -178,9 +178,10 @@ def _transform_module(
             return None  # the import clean-up would then read names in the stubs: parse them all
     if ctx.fixes:
         new_module = imports.finalize(module, new_module, settings.runtime_module, first_fixed_top, stmts)
-        new_module = extra_imports.add(new_module, ctx, first_fixed_top)
-        if marker is not None and len(new_module.body) != len(module.body):
-            return None  # as for --target torch: the rendering pairs statements one to one
+        with_extra = extra_imports.add(new_module, ctx, first_fixed_top)
+        if with_extra is not new_module and marker is not None:
+            return None  # as for --target torch: the import clean-up must see every statement
+        new_module = with_extra
     if stmts is not None:
         result.allowed_lines = _allowed_lines(module, stmts, {site.top for site in ctx.fixes})
     rendered = stmts.render(module, new_module) if stmts is not None else None
