@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Optional
 
 import libcst as cst
 
 from accelport.codemod.context import Context
 from accelport.rules import capabilities
-from accelport.rules.base import Rule, keep_parens
+from accelport.rules.base import Rule, for_runtime, keep_parens
 
 # Backend subpackages of DeepSpeed's op_builder: their builders are already backend-specific.
 BACKEND_PACKAGES = frozenset({"cpu", "hpu", "npu", "xpu", "mlu", "mps", "sdaa", "supa", "klxpu", "cuda"})
@@ -85,7 +84,7 @@ class OpBuilder(Rule):
     runtime: str = "accelport"
 
     def configured(self, settings) -> "OpBuilder":
-        return _for_runtime(settings.runtime)
+        return for_runtime(type(self), settings.runtime)  # type: ignore[return-value]
 
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
         found = builder_of(ctx.qname(node.func))
@@ -134,9 +133,3 @@ class OpBuilder(Rule):
                 "is_compatible() or fall back before using it",
             )
 
-
-@lru_cache(maxsize=None)
-def _for_runtime(runtime: str) -> OpBuilder:
-    rule = OpBuilder()
-    rule.runtime = runtime
-    return rule

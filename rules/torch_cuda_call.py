@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Dict, FrozenSet, Optional, Tuple
 
 import libcst as cst
 
 from accelport.codemod.context import Context
 from accelport.rules import capabilities, torch_amp
-from accelport.rules.base import Rule, keep_parens
+from accelport.rules.base import Rule, for_runtime, keep_parens
 
 CUDA = "torch.cuda"
 
@@ -145,7 +144,7 @@ class TorchCudaCall(Rule):
     runtime: str = "accelport"
 
     def configured(self, settings) -> "TorchCudaCall":
-        return _for_runtime(settings.runtime)
+        return for_runtime(type(self), settings.runtime)  # type: ignore[return-value]
 
     def _port(self, ctx: Context, original: cst.BaseExpression, updated: cst.BaseExpression):
         qname = cuda_chain(ctx, original)
@@ -244,9 +243,3 @@ class TorchCudaCall(Rule):
             return None
         return node.value
 
-
-@lru_cache(maxsize=None)
-def _for_runtime(runtime: str) -> TorchCudaCall:
-    rule = TorchCudaCall()
-    rule.runtime = runtime
-    return rule
