@@ -161,7 +161,7 @@ def test_every_member_the_codemod_emits_is_in_the_table():
 
 def test_findings_name_backend_version_and_alternative():
     text = capabilities.caveat("deepspeed", "Stream")
-    assert text.startswith("`get_accelerator().Stream`: Stream is None on deepspeed 0.19.8 and 0.16.0 cpu")
+    assert text.startswith("`get_accelerator().Stream`: Stream is None on deepspeed 0.19.8 and 0.16.0 (cpu)")
     assert "create streams only" in text
     assert capabilities.caveat("accelport", "Stream") is None
     assert capabilities.refused("deepspeed", "device") is not None
