@@ -43,6 +43,7 @@ TRIGGERS: Dict[str, Tuple[str, ...]] = {
     "tensor-pin-memory": (".pin_memory(",),
     "nccl-backend": ("nccl", "Backend.NCCL"),
     "ddp-device-ids": ("DistributedDataParallel",),
+    "op-builder": ("Builder",),
     "hardcoded-half": (".half(", "float16", "torch.half"),
 }
 

@@ -34,8 +34,10 @@ PROGRAM = REPO / "tests" / "fixtures" / "_programs" / "train_amp_ddp.py"
 EXIT_ABORT = "terminate called without an active exception"
 
 
-def _env() -> dict:
+def _env(tmp: "Path | None" = None) -> dict:
     env = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1")
+    if tmp is not None:
+        env["TMPDIR"] = str(tmp)  # the examples' default checkpoints: one folder per run
     for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "ACCELPORT_ACCELERATOR"):
         env.pop(name, None)
     return env
@@ -172,7 +174,7 @@ RUNS = [
 @pytest.mark.parametrize("name, args", RUNS, ids=[run[0] for run in RUNS])
 def test_ported_program_trains_under_deepspeed_cpu(ported, tmp_path, name, args):
     result = subprocess.run(
-        [sys.executable, str(ported / name), *args], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=120
+        [sys.executable, str(ported / name), *args], cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-3000:]
     losses = _losses(result.stdout)
@@ -182,9 +184,9 @@ def test_ported_program_trains_under_deepspeed_cpu(ported, tmp_path, name, args)
 @pytest.mark.parametrize("name, args", RUNS[1:], ids=[run[0] for run in RUNS[1:]])
 def test_ported_program_trains_under_torchrun_two_ranks_deepspeed_cpu(ported, tmp_path, name, args):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(ported / name), *args]
-    result = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=180)
+    result = subprocess.run(command, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=180)
     if result.returncode != 0 and EXIT_ABORT in result.stderr and "Traceback" not in result.stderr.split(EXIT_ABORT)[0]:
-        result = subprocess.run(command, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=180)
+        result = subprocess.run(command, cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
     losses = _losses(result.stdout)
     assert len(losses) >= 2 and losses[-1] < losses[0], result.stdout
