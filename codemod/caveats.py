@@ -18,8 +18,9 @@ from accelport.rules import capabilities
 class _Members(fastwalk.Visitor):
     """Members read on a ``get_accelerator()`` call: ``get_accelerator().Stream`` -> ``Stream``."""
 
-    def __init__(self) -> None:
+    def __init__(self, accel_name: str = ACCEL_FUNC) -> None:
         self.found: List[str] = []
+        self.accel_name = accel_name
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
         value = node.value
@@ -27,7 +28,7 @@ class _Members(fastwalk.Visitor):
             isinstance(value, cst.Call)
             and not value.args
             and isinstance(value.func, cst.Name)
-            and value.func.value == ACCEL_FUNC
+            and value.func.value == self.accel_name
         ):
             self.found.append(node.attr.value)
 
@@ -46,7 +47,7 @@ def report(ctx: Context, runtime: str) -> None:
     for site in list(ctx.fixes):
         if site.replacement is None:
             continue
-        members = _Members()
+        members = _Members(ctx.accel_name)
         fastwalk.visit(site.replacement, members)
         for member in members.found:
             if member not in cache:

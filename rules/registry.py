@@ -25,6 +25,8 @@ CATALOG: Tuple[Tuple[str, str, bool, str, str], ...] = (
     ("nccl-backend", "AP108", True, "nccl_backend", "NcclBackend"),
     ("ddp-device-ids", "AP109", True, "ddp_device_ids", "DdpDeviceIds"),
     ("op-builder", "AP112", True, "op_builder", "OpBuilder"),
+    ("cuda-code-string", "AP115", True, "cuda_code_string", "CudaCodeString"),
+    ("cuda-leftover", "AP114", True, "cuda_leftover", "CudaLeftover"),
     ("hardcoded-half", "AP901", False, "hardcoded_half", "HardcodedHalf"),
 )
 
@@ -44,6 +46,8 @@ TRIGGERS: Dict[str, Tuple[str, ...]] = {
     "nccl-backend": ("nccl", "Backend.NCCL"),
     "ddp-device-ids": ("DistributedDataParallel",),
     "op-builder": ("Builder",),
+    "cuda-code-string": ("torch.cuda",),
+    "cuda-leftover": ("cuda", "nccl"),
     "hardcoded-half": (".half(", "float16", "torch.half"),
 }
 
