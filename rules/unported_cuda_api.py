@@ -168,8 +168,12 @@ class UnportedCudaApi(Rule):
         ctx.report(self, node, f"`{qname}`: {advice}")
 
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
-        """``hasattr(torch.cuda, "X")``, ``getattr(torch.cuda, "X", None)``: advice for X, not for the module."""
+        """``hasattr(torch.cuda, "X")``, ``getattr(torch.cuda, "X", None)``: advice for X, not for the module.
+        A ``torch.cuda.amp`` call is torch-cuda-call's: ported to torch.amp, or reported there."""
         func = node.func
+        if torch_amp.amp_member(ctx.qname(func)) is not None:
+            self._ported_shapes(ctx).add(id(func))
+            return
         if not (isinstance(func, cst.Name) and func.value in _REFLECTIVE and len(node.args) >= 2):
             return
         if ctx.qname(func) is not None:
@@ -193,11 +197,7 @@ class UnportedCudaApi(Rule):
         if TorchCudaCall._generator_index(ctx, node) is not None:
             self._ported_shapes(ctx).add(id(node.value))
 
-    # torch.cuda.amp calls and decorators are torch-cuda-call's: ported to torch.amp, or reported there.
-    def visit_Call(self, ctx: Context, node: cst.Call) -> None:
-        if torch_amp.amp_member(ctx.qname(node.func)) is not None:
-            self._ported_shapes(ctx).add(id(node.func))
-
+    # torch.cuda.amp decorators are torch-cuda-call's: ported to torch.amp, or reported there.
     def visit_Decorator(self, ctx: Context, node: cst.Decorator) -> None:
         if torch_amp.amp_member(ctx.qname(node.decorator)) in torch_amp.DECORATORS:
             self._ported_shapes(ctx).add(id(node.decorator))
