@@ -95,8 +95,37 @@ def targets_table() -> str:
     return "\n".join(rows) + "\n"
 
 
+CAPS_START, CAPS_END = "<!-- capabilities-table:start -->", "<!-- capabilities-table:end -->"
+
+
+def capabilities_table() -> str:
+    """Every member some runtime falls short on, per runtime version and backend (rules/capabilities.py)."""
+    from accelport.rules.capabilities import BACKENDS, MEMBERS, PROFILES
+
+    columns = [(profile, backend) for profile in PROFILES for backend in BACKENDS]
+    head = " | ".join(f"{profile.label} {backend}" for profile, backend in columns)
+    rows = [f"| member | {head} |", "|---|" + "---|" * len(columns)]
+    for member in MEMBERS:
+        cells = []
+        for profile, backend in columns:
+            gap = profile.gaps.get(backend, {}).get(member)
+            cells.append("yes" if gap is None else _cell(f"**{gap.kind}**{' (left, reported)' if gap.refuse else ''}: {gap.what}"))
+        if any(cell != "yes" for cell in cells):
+            rows.append(f"| `{member}` | " + " | ".join(cells) + " |")
+    rows.append("")
+    rows.append("Builders `create_op_builder` knows: " + "; ".join(
+        f"{profile.label} {backend}: " + ("every builder of its package" if names is None else ", ".join(sorted(names)))
+        for profile in PROFILES
+        for backend, names in profile.builders.items()
+    ) + ".")
+    rows.append("")
+    rows.append("Sources: " + "; ".join(f"{profile.label}: {profile.source}" for profile in PROFILES) + ".")
+    return "\n".join(rows) + "\n"
+
+
 def targets_with_table(page: str) -> str:
-    return _between(page, TARGETS_START, TARGETS_END, targets_table(), "docs/targets.md")
+    page = _between(page, TARGETS_START, TARGETS_END, targets_table(), "docs/targets.md")
+    return _between(page, CAPS_START, CAPS_END, capabilities_table(), "docs/targets.md")
 
 
 def _between(text: str, start_marker: str, end_marker: str, content: str, where: str) -> str:

@@ -2,7 +2,8 @@
 
 Everything printed comes from the tables the rules themselves use, so it cannot drift from what
 ``rewrite`` does: ``rules/torch_cuda_call.py`` (``SAME_NAME``, ``RESHAPED``, ``port_of``),
-``rules/unported_cuda_api.py`` (``ADVICE``), ``rules/torch_native.py`` (``TORCH_NATIVE`` and
+``rules/unported_cuda_api.py`` (``ADVICE``), ``rules/capabilities.py`` (what each runtime lacks),
+``rules/torch_native.py`` (``TORCH_NATIVE`` and
 ``FALLBACK``, what ``--target torch`` emits) and the rules' docstrings. ``explain`` never reads a
 project's configuration, so ``[tool.accelport.mappings]`` entries are not known to it.
 """
@@ -13,7 +14,8 @@ import difflib
 import re
 from typing import List, Optional, Tuple
 
-from accelport.rules import registry
+from accelport.rules import capabilities, registry
+from accelport.rules.torch_amp import amp_member
 from accelport.rules.torch_cuda_call import AMP_PORTABLE, CUDA, RESHAPED, SAME_NAME, normalise, port_of
 from accelport.rules.unported_cuda_api import ADVICE, CUDA_ENV, GENERIC, MODULE_ADVICE, OTHER_CUDA_ONLY, _advice
 
@@ -76,6 +78,30 @@ def _torch_native(method: Optional[str]) -> List[str]:
     return ["with --target torch: stays a get_accelerator() call (no exact PyTorch-native spelling)"]
 
 
+AMP_FORMS = {
+    "autocast": "torch.amp.autocast(get_accelerator().device_name(), ...) (positional enabled, dtype, cache_enabled become keywords)",
+    "GradScaler": "torch.amp.GradScaler(get_accelerator().device_name(), ...) (needs torch 2.3)",
+    "custom_fwd": "torch.amp.custom_fwd(device_type=get_accelerator().device_name(), ...), bare decorators too (needs torch 2.4)",
+    "custom_bwd": "torch.amp.custom_bwd(device_type=get_accelerator().device_name(), ...), bare decorators too (needs torch 2.4)",
+}
+
+
+def _capabilities(method: Optional[str]) -> List[str]:
+    """What each runtime's capability table says about ``method`` (docs/targets.md)."""
+    if method is None:
+        return []
+    out = []
+    for runtime in ("accelport", "deepspeed"):
+        refusal = capabilities.refused(runtime, method)
+        if refusal is not None:
+            out.append(f"with --runtime {runtime}: left and reported: {refusal}")
+            continue
+        caveat = capabilities.caveat(runtime, method)
+        if caveat is not None:
+            out.append(f"with --runtime {runtime}: ported with a caveat finding: {caveat}")
+    return out
+
+
 def _rule_line(name: str) -> str:
     rule = registry.BY_NAME[name]
     return f"rule: {rule.NAME} ({rule.CODE}){'' if rule.DEFAULT else ', off by default'}: {rule.summary()}"
@@ -99,6 +125,19 @@ def explain_cuda(qname: str) -> List[str]:
             f"runtime methods: {A}.current_device() (index), {A}.current_device_name() (device)",
         ]
         return out + _torch_native("current_device") + _torch_native("current_device_name")
+    member = amp_member(name)
+    if member is not None:
+        return out + [
+            _rule_line("torch-cuda-call"),
+            f"a call is rewritten to {AMP_FORMS[member]}: torch.cuda.amp is deprecated and DeepSpeed's accelerators "
+            "no longer have amp(); the same form is written for every runtime and target",
+            "any other use (a reference, an annotation) is reported by unported-cuda-api",
+        ]
+    event = [
+        "with --runtime deepspeed: a call becomes make_event(get_accelerator(), ...) from "
+        "accelport.accelerator_runtime.events, which is torch.cuda.Event on CUDA and a host-clock event where "
+        "the accelerator has none (DeepSpeed's CPU Event is None)"
+    ] if name == f"{CUDA}.Event" else []
     found = port_of(name)
     if found is not None:
         steps, rest = found
@@ -110,7 +149,7 @@ def explain_cuda(qname: str) -> List[str]:
             f"{name} itself; on other backends it calls that backend's equivalent",
             f"runtime method: {A}.{method}",
         ]
-        return out + _torch_native(method)
+        return out + event + _capabilities(method) + _torch_native(method)
     advice = _advice(name) if name != CUDA_ENV else ADVICE[CUDA_ENV]
     out += [
         _rule_line("unported-cuda-api"),
@@ -124,7 +163,7 @@ def explain_cuda(qname: str) -> List[str]:
     if name in shapes:
         out.append(f"one shape is ported (torch-cuda-call): {shapes[name]}")
     if name.startswith(f"{CUDA}.amp."):
-        out.append(f"portable members of torch.cuda.amp: {', '.join(sorted(AMP_PORTABLE))}")
+        out.append(f"members of torch.cuda.amp ported when called: {', '.join(sorted(AMP_PORTABLE))}")
     out.append("with --target torch: reported the same way (no rewrite to target)")
     return out
 
@@ -167,7 +206,7 @@ def explain_device_string(text: str, index: Optional[str]) -> List[str]:
 
 
 def _vocabulary() -> List[str]:
-    names = [f"{CUDA}.{n}" for n in SAME_NAME] + [f"{CUDA}.{k}" for k in RESHAPED]
+    names = [f"{CUDA}.{n}" for n in SAME_NAME] + [f"{CUDA}.{k}" for k in RESHAPED] + [f"{CUDA}.amp.{m}" for m in AMP_PORTABLE]
     names += list(ADVICE) + list(OTHER_CUDA_ONLY) + list(PATTERNS) + list(ALIASES) + ["cuda", "cuda:0"]
     names += list(registry.BY_NAME) + list(registry.BY_CODE)
     return sorted(set(names))
@@ -176,6 +215,7 @@ def _vocabulary() -> List[str]:
 def _cuda_name(name: str) -> Optional[str]:
     """A known qualified name for ``name``: itself, or ``torch.cuda.`` + it (``synchronize``, ``cuda.synchronize``)."""
     known = {f"{CUDA}.{n}" for n in SAME_NAME} | {f"{CUDA}.{k}" for k in RESHAPED} | set(ADVICE) | set(OTHER_CUDA_ONLY)
+    known |= {f"{CUDA}.amp.{m}" for m in AMP_PORTABLE}
     for candidate in (name, f"torch.{name}", f"{CUDA}.{name}"):
         if candidate in known or normalise(candidate) in known:
             return candidate

@@ -200,7 +200,7 @@ def _prune_cuda_imports(
             keep = []
             for alias in small.names:  # type: ignore[union-attr]
                 local, qualified = _local_and_qualified(small, alias)
-                cuda = qualified == "torch.cuda" or qualified.startswith("torch.cuda.")
+                cuda = qualified == "torch.cuda" or qualified.startswith("torch.cuda.") or _is_builder(small, alias, qualified)
                 if cuda and isinstance(small, cst.Import) and alias.asname is None:
                     # ``import torch.cuda`` binds ``torch``: drop it when nothing reads ``torch`` any more,
                     # or when ``torch.cuda`` is no longer spelled and a plain ``import torch`` stays.
@@ -228,6 +228,14 @@ def _prune_cuda_imports(
     if orphaned:
         return module.with_changes(body=new_body, footer=[*orphaned, *module.footer])
     return module.with_changes(body=new_body)
+
+
+def _is_builder(small: ImportStmt, alias: cst.ImportAlias, qualified: str) -> bool:
+    """An op builder class, or its package under a name of its own (rule op-builder ports their uses):
+    dropped when unused."""
+    from accelport.rules.op_builder import is_builder_import
+
+    return (isinstance(small, cst.ImportFrom) or alias.asname is not None) and is_builder_import(qualified)
 
 
 def _adopt(stmt: cst.CSTNode, orphaned: List[cst.EmptyLine]) -> cst.CSTNode:

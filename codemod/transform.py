@@ -7,7 +7,7 @@ from typing import AbstractSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import accel_binding, fastwalk, imports, suppress, torch_target
+from accelport.codemod import accel_binding, caveats, extra_imports, fastwalk, imports, suppress, torch_target
 from accelport.codemod.context import FULL_WALK, Context, Site
 from accelport.codemod.names import build_scopes
 from accelport.codemod.sparse import Sparse, sparse
@@ -193,6 +193,7 @@ def _transform_module(
         ctx = _context(module, markers, None, set(), rules, binding.name)
         new_module, transformer = _walk(module, ctx, rules)
     first_fixed_top = transformer.first_fixed_top
+    caveats.report(ctx, settings.runtime)
     if ctx.fixes and settings.target == "torch":
         new_module, first_fixed_top = torch_target.port(new_module, ctx, first_fixed_top)
         if marker is not None and len(new_module.body) != len(module.body):
@@ -204,6 +205,10 @@ def _transform_module(
             new_module = module
     if ctx.fixes:
         new_module = imports.finalize(module, new_module, settings.runtime_module, first_fixed_top, stmts, binding)
+        with_extra = extra_imports.add(new_module, ctx, first_fixed_top)
+        if with_extra is not new_module and marker is not None:
+            return None  # as for --target torch: the import clean-up must see every statement
+        new_module = with_extra
     if stmts is not None:
         result.allowed_lines = _allowed_lines(module, stmts, {site.top for site in ctx.fixes})
     rendered = stmts.render(module, new_module) if stmts is not None else None

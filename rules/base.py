@@ -42,6 +42,15 @@ def _summary(cls: type) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
+@lru_cache(maxsize=None)
+def for_runtime(cls: type, runtime: str) -> Rule:
+    """One instance of ``cls`` per ``--runtime``, for rules whose output depends on it: their
+    ``configured(settings)`` returns it (``registry.rules_for`` calls that once per file)."""
+    rule = cls()
+    rule.runtime = runtime  # type: ignore[attr-defined]
+    return rule
+
+
 def keep_parens(new, old):
     """Carry the parentheses around ``old`` over to its replacement."""
     lpar = getattr(old, "lpar", None)

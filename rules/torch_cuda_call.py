@@ -8,7 +8,8 @@ import libcst as cst
 
 from accelport.codemod import guards
 from accelport.codemod.context import Context
-from accelport.rules.base import Rule, keep_parens
+from accelport.rules import capabilities, torch_amp
+from accelport.rules.base import Rule, for_runtime, keep_parens
 
 CUDA = "torch.cuda"
 
@@ -31,13 +32,11 @@ SAME_NAME: FrozenSet[str] = frozenset(
 RESHAPED: Dict[str, Tuple[str, ...]] = {
     "nvtx.range_push": ("range_push",),
     "nvtx.range_pop": ("range_pop",),
-    "amp": ("amp()",),
-    "amp.autocast": ("amp()", "autocast"),
-    "amp.GradScaler": ("amp()", "GradScaler"),
 }
 
-# The only members of ``torch.cuda.amp`` that every backend's ``amp()`` module has.
-AMP_PORTABLE: FrozenSet[str] = frozenset({"autocast", "GradScaler"})
+# ``torch.cuda.amp`` members ported to ``torch.amp`` when called (or bare as decorators): see
+# rules/torch_amp.py. Any other use of ``torch.cuda.amp`` is reported by unported-cuda-api.
+AMP_PORTABLE: FrozenSet[str] = torch_amp.AMP_CALLS
 
 # Submodules that re-export the same functions: torch.cuda.memory.empty_cache is torch.cuda.empty_cache.
 SUBMODULES: Tuple[str, ...] = ("memory.", "random.", "streams.", "amp.autocast_mode.", "amp.grad_scaler.")
@@ -63,9 +62,6 @@ def port_of(qname: str) -> Optional[Tuple[Tuple[str, ...], Tuple[str, ...]]]:
     if not qname.startswith(CUDA + "."):
         return None
     parts = tuple(qname[len(CUDA) + 1 :].split("."))
-    if parts[0] == "amp" and len(parts) > 1 and parts[1] not in AMP_PORTABLE:
-        # Only autocast and GradScaler exist on every backend's amp (torch.cpu.amp has no custom_fwd).
-        return None
     for size in range(len(parts), 0, -1):
         key = ".".join(parts[:size])
         if key in RESHAPED:
@@ -107,6 +103,11 @@ def build(ctx: Context, steps: Tuple[str, ...], rest: Tuple[str, ...]) -> cst.Ba
     return expr
 
 
+AMP_NAME = torch_amp.AMP
+# ctx.notes key: id(call or decorator) -> the amp member (or "Event") this rule ports there.
+_AMP_SITES = "torch-cuda-call.amp-sites"
+
+
 def cuda_chain(ctx: Context, node: cst.CSTNode) -> Optional[str]:
     """The qualified name of a whole dotted chain that spells a ``torch.cuda`` name, else None."""
     if not ctx.is_chain_top(node) or id(node) in ctx.store_targets:
@@ -122,9 +123,18 @@ class TorchCudaCall(guards.GuardHooks, Rule):
 
     ## What it does
     Replaces uses of the `torch.cuda` namespace (`synchronize`, `manual_seed`, `memory_allocated`,
-    `Stream`, `Event`, typed tensors, `amp.autocast`, `nvtx.range_push`, `with torch.cuda.device(i)` and
-    more) with the method of the same meaning on the accelerator handle. Names are matched by what they
-    refer to, so `import torch as th`, `from torch import cuda` and `from torch.cuda import amp` are found.
+    `Stream`, `Event`, typed tensors, `nvtx.range_push`, `with torch.cuda.device(i)` and more) with the
+    method of the same meaning on the accelerator handle. Mixed precision goes to `torch.amp` with the
+    accelerator's device name: `torch.cuda.amp.autocast(...)` becomes
+    `torch.amp.autocast(get_accelerator().device_name(), ...)`, `GradScaler(...)` likewise, and
+    `custom_fwd`/`custom_bwd` (called or bare decorators) get `device_type=get_accelerator().device_name()`.
+    Names are matched by what they refer to, so `import torch as th`, `from torch import cuda` and
+    `from torch.cuda.amp import autocast` are found.
+
+    The chosen runtime's capability table (docs/targets.md) is consulted: with `--runtime deepspeed`,
+    `torch.cuda.Event(...)` becomes `make_event(get_accelerator(), ...)` from
+    `accelport.accelerator_runtime.events` (DeepSpeed's CPU `Event` is `None`), and what DeepSpeed's
+    accelerator lacks or means differently (`with torch.cuda.device(i)`, `seed()`) is left and reported.
 
     `torch.cuda.is_available()` is a question, "am I on CUDA?", and the accelerator's
     `is_available()` is true on the CPU too. It becomes `get_accelerator().is_available()` only as a
@@ -143,7 +153,8 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     `elapsed_time`, `device`, `priority`); a stream stored in a variable is not followed.
 
     ## Why is this bad?
-    `torch.cuda.*` fails or does nothing useful on CPU, XPU, HPU, NPU and MPS devices.
+    `torch.cuda.*` fails or does nothing useful on CPU, XPU, HPU, NPU and MPS devices; `torch.cuda.amp`
+    is deprecated, and DeepSpeed's accelerators no longer have `amp()`.
 
     ## Example
     ```python
@@ -155,18 +166,26 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     ## Use instead
     ```python
     get_accelerator().synchronize()
-    with get_accelerator().amp().autocast():
+    with torch.amp.autocast(get_accelerator().device_name()):
         loss = model(x)
     ```
 
     ## Fix safety
     Safe: on CUDA every method calls the same `torch.cuda` function, and a guard answers as before;
     elsewhere a guard answers True only where the code it protects runs there.
+    `torch.amp.autocast("cuda")` and `torch.amp.GradScaler("cuda")` are what the deprecated
+    `torch.cuda.amp` classes construct (a check `isinstance(s, torch.cuda.amp.GradScaler)` no longer
+    matches). The output needs torch 2.3 for `torch.amp.GradScaler` and 2.4 for
+    `torch.amp.custom_fwd(device_type=...)`.
     """
 
     NAME = "torch-cuda-call"
     CODE = "AP101"
     TRIGGERS = ("cuda",)
+    runtime: str = "accelport"
+
+    def configured(self, settings) -> "TorchCudaCall":
+        return for_runtime(type(self), settings.runtime)  # type: ignore[return-value]
 
     def _port(self, ctx: Context, original: cst.BaseExpression, updated: cst.BaseExpression):
         qname = cuda_chain(ctx, original)
@@ -190,7 +209,51 @@ class TorchCudaCall(guards.GuardHooks, Rule):
         if rest and members is not None and rest[0] not in members:
             ctx.report(self, original, _lacks(qname, steps[0], rest[0]))
             return None
+        refusal = capabilities.refused(self.runtime, found[0][0].rstrip("()"))
+        if refusal is not None:
+            ctx.report(self, original, f"`{normalise(qname)}` is not ported for --runtime {self.runtime}: {refusal}")
+            return None
         return keep_parens(build(ctx, *found), updated)
+
+    # -- torch.cuda.amp -> torch.amp, torch.cuda.Event under DeepSpeed -------------------------
+    def _visit_amp_call(self, ctx: Context, node: cst.Call) -> None:
+        member = torch_amp.amp_member(ctx.qname(node.func))
+        if member is not None:
+            reason = torch_amp.why_not(ctx, member, node.args)
+            if reason is None:
+                ctx.claim(node.func)
+                ctx.notes.setdefault(_AMP_SITES, {})[id(node)] = member  # type: ignore[index]
+            else:
+                ctx.report(self, node, f"`{AMP_NAME}.{member}` is not ported: {reason}; use torch.amp.{member} with get_accelerator().device_name() by hand")
+            return
+        if self.runtime != "accelport" and normalise(ctx.qname(node.func) or "") == f"{CUDA}.Event":
+            if torch_amp.event_helper_usable(ctx):
+                ctx.claim(node.func)
+                ctx.notes.setdefault(_AMP_SITES, {})[id(node)] = "Event"  # type: ignore[index]
+
+    def _leave_amp_call(self, ctx: Context, original: cst.Call, updated: cst.Call):
+        member = ctx.notes.get(_AMP_SITES, {}).get(id(original))  # type: ignore[attr-defined]
+        if member is None:
+            return None
+        if member == "Event":
+            return keep_parens(torch_amp.port_event_call(ctx, updated), updated)
+        return keep_parens(torch_amp.port_amp_call(ctx, member, updated), updated)
+
+    def visit_Decorator(self, ctx: Context, node: cst.Decorator) -> None:
+        member = torch_amp.amp_member(ctx.qname(node.decorator))
+        if member in torch_amp.DECORATORS and not isinstance(node.decorator, cst.Call):
+            reason = torch_amp.why_not(ctx, member, ())
+            if reason is None:
+                ctx.claim(node.decorator)
+                ctx.notes.setdefault(_AMP_SITES, {})[id(node)] = member  # type: ignore[index]
+            else:
+                ctx.report(self, node.decorator, f"`{AMP_NAME}.{member}` is not ported: {reason}; use torch.amp.{member}(device_type=get_accelerator().device_name()) by hand")
+
+    def leave_Decorator(self, ctx: Context, original: cst.Decorator, updated: cst.Decorator):
+        member = ctx.notes.get(_AMP_SITES, {}).get(id(original))  # type: ignore[attr-defined]
+        if member is None:
+            return None
+        return updated.with_changes(decorator=torch_amp.port_amp_decorator(ctx, member))
 
     def leave_Attribute(self, ctx: Context, original: cst.Attribute, updated: cst.Attribute):
         call = self._properties_call(ctx, original)
@@ -212,10 +275,12 @@ class TorchCudaCall(guards.GuardHooks, Rule):
         super().visit_Call(ctx, node)
         if _is_available_call(ctx, node):
             ctx.claim(node.func)
+        else:
+            self._visit_amp_call(ctx, node)
 
     def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
         if not _is_available_call(ctx, original):
-            return None
+            return self._leave_amp_call(ctx, original, updated)
         replacement = keep_parens(ctx.accel_call("is_available"), updated)
         return guards.available_value(ctx, original, replacement)
 
@@ -267,3 +332,4 @@ class TorchCudaCall(guards.GuardHooks, Rule):
         if ctx.qname(node.value.func) != f"{CUDA}.get_device_properties":
             return None
         return node.value
+

@@ -35,6 +35,7 @@ EMITTED_BY_OTHER_RULES: FrozenSet[str] = frozenset(
         "communication_backend_name",  # nccl-backend
         "total_memory",  # torch-cuda-call: get_device_properties(i).total_memory
         "default_generator",  # torch-cuda-call: default_generators[i]
+        "create_op_builder",  # op-builder
     }
 )
 ACCELERATOR_METHODS: FrozenSet[str] = frozenset(
@@ -129,10 +130,6 @@ FALLBACK: Dict[str, str] = {
     "Stream": _STREAM_TYPE.format("stream", "Stream", "Stream", "stream"),
     "Event": _STREAM_TYPE.format("event", "Event", "Event", "event"),
     "lazy_call": "a CUDA initialisation hook with no PyTorch-native counterpart",
-    "amp": (
-        "torch.autocast needs a device_type and torch.amp.GradScaler defaults to 'cuda'; the type would come "
-        "from torch.accelerator.current_accelerator(), which is None on CPU-only machines"
-    ),
     "range_push": "PyTorch has no device-agnostic push/pop range (torch.profiler.record_function is a context manager)",
     "range_pop": "PyTorch has no device-agnostic push/pop range (torch.profiler.record_function is a context manager)",
     "device_name": _DEVICE_STRING,
@@ -147,6 +144,7 @@ FALLBACK: Dict[str, str] = {
         "property total_memory"
     ),
     "default_generator": "torch.accelerator has no per-device default generators",
+    "create_op_builder": "PyTorch has no op builders; the runtime picks the builder of the active backend",
     "pin_memory": "x.pin_memory() raises without an accelerator; the runtime returns the tensor unpinned on CPU",
     **{
         name: "a CUDA typed-tensor class; PyTorch has no device-agnostic typed tensors"

@@ -7,6 +7,7 @@ from typing import Dict, Optional, Set
 import libcst as cst
 
 from accelport.codemod.context import Context
+from accelport.rules import torch_amp
 from accelport.rules.base import Rule
 from accelport.rules.torch_cuda_call import CUDA, TorchCudaCall, port_of
 
@@ -43,8 +44,8 @@ ADVICE: Dict[str, str] = {
     "torch.cuda.OutOfMemoryError": "catch torch.OutOfMemoryError, which every backend raises",
     "torch.cuda.nvtx": "only ranges are portable: get_accelerator().range_push(msg) / range_pop()",
     "torch.cuda.amp": (
-        "only autocast and GradScaler are portable, through get_accelerator().amp(); "
-        "for custom_fwd/custom_bwd use torch.amp.custom_fwd(device_type=get_accelerator().device_name())"
+        "torch.cuda.amp is deprecated; calls of autocast, GradScaler, custom_fwd and custom_bwd are ported to "
+        "torch.amp (torch.amp.autocast(get_accelerator().device_name(), ...)), other uses need the same by hand"
     ),
     "torch.cuda.default_generators": "index it: get_accelerator().default_generator(i) gives one device's generator",
     "torch.version.cuda": (
@@ -167,8 +168,12 @@ class UnportedCudaApi(Rule):
         ctx.report(self, node, f"`{qname}`: {advice}")
 
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
-        """``hasattr(torch.cuda, "X")``, ``getattr(torch.cuda, "X", None)``: advice for X, not for the module."""
+        """``hasattr(torch.cuda, "X")``, ``getattr(torch.cuda, "X", None)``: advice for X, not for the module.
+        A ``torch.cuda.amp`` call is torch-cuda-call's: ported to torch.amp, or reported there."""
         func = node.func
+        if torch_amp.amp_member(ctx.qname(func)) is not None:
+            self._ported_shapes(ctx).add(id(func))
+            return
         if not (isinstance(func, cst.Name) and func.value in _REFLECTIVE and len(node.args) >= 2):
             return
         if ctx.qname(func) is not None:
@@ -191,6 +196,11 @@ class UnportedCudaApi(Rule):
     def visit_Subscript(self, ctx: Context, node: cst.Subscript) -> None:
         if TorchCudaCall._generator_index(ctx, node) is not None:
             self._ported_shapes(ctx).add(id(node.value))
+
+    # torch.cuda.amp decorators are torch-cuda-call's: ported to torch.amp, or reported there.
+    def visit_Decorator(self, ctx: Context, node: cst.Decorator) -> None:
+        if torch_amp.amp_member(ctx.qname(node.decorator)) in torch_amp.DECORATORS:
+            self._ported_shapes(ctx).add(id(node.decorator))
 
     def visit_Attribute(self, ctx: Context, node: cst.Attribute) -> None:
         call = TorchCudaCall._properties_call(ctx, node)

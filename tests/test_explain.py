@@ -43,7 +43,8 @@ def test_short_and_submodule_spellings(name):
 
 
 def test_reshaped_and_current_device():
-    assert "rewritten to get_accelerator().amp().autocast" in explain("torch.cuda.amp.autocast").stdout
+    assert "rewritten to torch.amp.autocast(get_accelerator().device_name(), ...)" in explain("torch.cuda.amp.autocast").stdout
+    assert "device_type=get_accelerator().device_name()" in explain("torch.cuda.amp.custom_fwd").stdout
     out = explain("torch.cuda.current_device").stdout
     assert "rule: current-device (AP103)" in out and "current_device_name()" in out
 
@@ -88,3 +89,12 @@ def test_unknown_name_exits_2_with_close_matches():
 def test_unlisted_torch_cuda_name_is_explained_as_unported():
     out = explain("torch.cuda.is_initialized")
     assert out.exit_code == 0 and "reported as unported" in out.stdout
+
+
+def test_runtime_gaps_come_from_the_capability_table():
+    event = explain("torch.cuda.Event").stdout
+    assert "make_event(get_accelerator(), ...)" in event
+    assert "with --runtime deepspeed: ported with a caveat finding: `get_accelerator().Event`: Event is None" in event
+    device = explain("torch.cuda.device").stdout
+    assert "with --runtime deepspeed: left and reported" in device and "set_device(i)" in device
+    assert "--runtime accelport" not in explain("torch.cuda.synchronize").stdout

@@ -32,9 +32,10 @@ def _settings(folder: str) -> Settings:
     if folder == "_torch_target":
         return Settings(target="torch")
     assert folder in registry.BY_NAME, f"fixture folder {folder!r} names no rule"
-    # A folder's accelport.toml holds a [tool.accelport] table for its cases (user-mapping's mappings).
+    # A folder's accelport.toml holds a [tool.accelport] table for its cases (user-mapping's mappings,
+    # op-builder's runtime).
     table = config.load(FIXTURES / folder / "accelport.toml") if (FIXTURES / folder / "accelport.toml").exists() else {}
-    return Settings(rules=frozenset({folder}), mappings=table.get("mappings", ()))
+    return Settings(rules=frozenset({folder}), mappings=table.get("mappings", ()), runtime=table.get("runtime", "accelport"))
 
 
 def _findings_lines(result) -> List[str]:
