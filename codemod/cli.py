@@ -191,12 +191,11 @@ def _rewrite_exit(outcomes: List[Outcome], missing: List[str], dry: bool) -> int
 )
 def launch(ctx: typer.Context) -> None:
     """Run a training script under torchrun, with CPU core binding (--bind-cores-to-rank); see --help."""
-    try:
-        from accelport import launch as launch_mod  # needs torch: imported only when this command runs
-    except ModuleNotFoundError as exc:
-        if (exc.name or "").partition(".")[0] not in ("torch", "psutil", "numpy"):
-            raise
-        _fail(f"`accelport launch` needs {exc.name}, which is not installed: pip install 'accelport[runtime]'")
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        _fail("`accelport launch` needs torch, which is not installed: pip install 'accelport[runtime]'")
+    from accelport import launch as launch_mod  # needs torch: imported only when this command runs
 
     raise typer.Exit(launch_mod.main(ctx.args))
 
