@@ -254,7 +254,12 @@ def test_kill_9_at_random_moments_never_leaves_a_partial_file(work: Path) -> Non
             [*COMMAND, "rewrite", "--no-cache", "--jobs", "2", "."], cwd=work, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        time.sleep(rng.uniform(0.2, 1.0) * duration)
+        if rng.random() < 0.5:
+            time.sleep(rng.uniform(0.1, 1.0) * duration)  # anywhere: start-up, reading, writing
+        else:  # during the writes: once the first file is new
+            while proc.poll() is None and not any((work / n).read_text() == new[n] for n in old):
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0, 0.05))
         try:
             os.killpg(proc.pid, signal.SIGKILL)
             kills += 1
