@@ -197,13 +197,25 @@ def for_file(settings: Settings, path: Path) -> Settings:
 
 
 def _tree_depth(tree: ast.AST, limit: int) -> bool:
-    """Whether the syntax tree is deeper than ``limit`` (iterative: a deep tree must not blow this stack)."""
+    """Whether the syntax tree is deeper than ``limit``. Iterative (a deep tree must not blow this
+    stack), and without ``ast.iter_child_nodes`` or the ``ctx`` leaves: it runs on every parsed file."""
     stack = [(tree, 1)]
+    pop, push = stack.pop, stack.append
     while stack:
-        node, depth = stack.pop()
+        node, depth = pop()
         if depth > limit:
             return True
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        depth += 1
+        for name in node._fields:
+            if name == "ctx":
+                continue
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        push((item, depth))
+            elif isinstance(value, ast.AST):
+                push((value, depth))
     return False
 
 
@@ -228,7 +240,9 @@ def too_deep(text: str, max_nesting: int = MAX_NESTING) -> Optional[str]:
     from accelport.codemod.statements import parse_ast
 
     try:
-        if _tree_depth(parse_ast(text), max_nesting):
+        tree = parse_ast(text)
+        # Every level of nesting takes at least a character: a shorter file cannot be too deep.
+        if len(text) > max_nesting and _tree_depth(tree, max_nesting):
             return f"nested deeper than the limit ({max_nesting} syntax-tree levels: max-nesting); left unchanged"
     except SyntaxError as exc:
         if "nested" in str(exc.msg):
@@ -309,6 +323,8 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
             return outcome
     transform = transform_notebook if notebook else transform_source
     result = transform(decoded.text, source.display, settings, want_fixes=mode is Mode.CHECK or settings.collect_sites)
+    if not notebook and mode is not Mode.CHECK:
+        result = _fixed_point(result, source.display, settings, rules_for(settings))
     outcome.error = result.error
     outcome.counts = result.counts
     outcome.findings = result.findings
@@ -340,6 +356,39 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
             return outcome
         outcome.written = True
     return outcome
+
+
+def _fixed_point(first, display: str, settings: Settings, rules, passes: int = 2):
+    """``first`` carried on until a pass changes nothing, so that a second ``rewrite`` never does.
+
+    A rewrite can leave a site for the next pass (``(empty_cache.cuda())()``: the inner name is
+    ported, the outer ``.cuda()`` then is not). Another pass is made only when a line the rewrite
+    produced still holds a rule's trigger, which is rare. Sites a later pass finds again are not
+    reported twice; the lines it may touch are those of the first pass (``verify`` checks them).
+    """
+    from accelport.codemod.transform import transform_source
+
+    result = first
+    for _ in range(passes):
+        if result.error is not None or not result.changed:
+            return result
+        before = set(lines(result.old_text))
+        produced = "".join(line for line in lines(result.new_text) if line not in before)
+        if not any(trigger in produced for rule in rules for trigger in rule.TRIGGERS):
+            return result
+        again = transform_source(result.new_text, display, settings, want_fixes=settings.collect_sites)
+        if again.error is not None or not again.changed:
+            return result
+        seen = {(f.rule, f.snippet, f.message) for f in result.findings}
+        counts = dict(result.counts)
+        for rule, count in again.counts.items():
+            counts[rule] = counts.get(rule, 0) + count
+        result = dataclasses.replace(
+            result, new_text=again.new_text, counts=counts,
+            findings=result.findings + [f for f in again.findings if (f.rule, f.snippet, f.message) not in seen],
+            fixes=result.fixes + again.fixes,
+        )  # fmt: skip
+    return result
 
 
 def _process_star(args: Tuple[Source, Settings, Mode]) -> Outcome:

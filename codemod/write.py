@@ -148,19 +148,29 @@ def write_atomic(path: Path, data: bytes, expected_digest: str) -> None:
     # a file the user made read-only must be refused here, as opening it for writing would be.
     if not os.access(target, os.W_OK):
         raise WriteError("cannot write: permission denied; left as it is")
+
+    def prepare(fd: int) -> None:
+        _owner(st, fd)
+        _copy_xattrs(target, fd)
+        os.fchmod(fd, stat.S_IMODE(st.st_mode))
+        _fill(fd, data)
+
+    _replace(target, prepare, lambda: _unchanged(target, st, expected_digest), "")
+
+
+def _replace(target: Path, prepare, check, label: str) -> None:
+    """Fill a fresh temporary file next to ``target`` (``prepare(fd)``), run ``check()``, rename it over
+    ``target``; on any failure the temporary file is removed and a WriteError (prefixed ``label``) raised."""
     try:
         fd, tmp = _create_temp(target.parent, target.name)
     except OSError as exc:
-        raise WriteError(f"cannot write: {exc.strerror or exc}") from None
+        raise WriteError(f"{label}cannot write: {exc.strerror or exc}") from None
     try:
         try:
-            _owner(st, fd)
-            _copy_xattrs(target, fd)
-            os.fchmod(fd, stat.S_IMODE(st.st_mode))
-            _fill(fd, data)
+            prepare(fd)
         finally:
             os.close(fd)
-        _unchanged(target, st, expected_digest)
+        check()
         os.replace(tmp, target)
     except BaseException as exc:
         try:
@@ -170,7 +180,7 @@ def write_atomic(path: Path, data: bytes, expected_digest: str) -> None:
         if isinstance(exc, WriteError):
             raise
         if isinstance(exc, OSError):
-            raise WriteError(f"cannot write: {exc.strerror or exc}") from None
+            raise WriteError(f"{label}cannot write: {exc.strerror or exc}") from None
         raise
 
 
@@ -212,27 +222,14 @@ def write_file(path: Path, data: bytes, inside: Optional[Path] = None) -> Path:
         umask = os.umask(0)
         os.umask(umask)
         mode = 0o666 & ~umask
-    try:
-        fd, tmp = _create_temp(path.parent, path.name)
-    except OSError as exc:
-        raise WriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    try:
-        try:
-            if st is not None:
-                _owner(st, fd)
-            os.fchmod(fd, mode)
-            _fill(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise WriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
-        raise
+
+    def prepare(fd: int) -> None:
+        if st is not None:
+            _owner(st, fd)
+        os.fchmod(fd, mode)
+        _fill(fd, data)
+
+    _replace(path, prepare, lambda: None, f"{path}: ")
     return path
 
 

@@ -530,6 +530,24 @@ def test_jobs_are_clamped_to_files_and_cpus(tmp_path: Path, monkeypatch: pytest.
     assert started == [3, 4]
 
 
+@pytest.mark.parametrize(
+    "program",
+    [
+        "from torch.cuda import empty_cache\n(empty_cache.cuda())()\n",
+        "import torch\nfrom torch.cuda import current_device\nx.to((current_device.cuda())())\n",
+    ],
+)
+def test_a_second_rewrite_changes_nothing(work: Path, program: str) -> None:
+    """Fuzzing found programs whose rewrite left a site for a second pass: the runner carries the
+    rewrite to its fixed point, so the second run is a no-op."""
+    write(work, {"a.py": program})
+    assert accelport("rewrite", "--no-cache", "a.py", cwd=work).returncode == 0
+    once = (work / "a.py").read_bytes()
+    assert once != program.encode() and b".cuda()" not in once
+    again = accelport("rewrite", "--no-cache", "--diff", "a.py", cwd=work)
+    assert again.returncode == 0 and again.stdout == b""
+
+
 # --- never runs the tree's code ------------------------------------------------------------------------------
 
 
