@@ -55,7 +55,11 @@ def _alive(pid: int) -> bool:
         return False
     except OSError:
         return True  # someone else's process: alive
-    return True
+    try:  # a killed worker nobody reaped (a container without an init) is a zombie: dead
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def remove_stale(folders: Iterable[Path]) -> int:

@@ -167,6 +167,18 @@ def test_stale_temporaries_of_killed_runs_are_removed_and_live_ones_kept(work: P
     assert not stale.exists() and live.exists() and foreign.exists()
 
 
+def test_a_zombie_process_counts_as_gone(tmp_path: Path) -> None:
+    """A killed worker that nobody reaps (a container's init may not) must not keep its temporary alive."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while _running(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # exited, not yet waited for: a zombie
+    stale = tmp_path / f".a.py.accelport-{child.pid}-0123456789abcdef.tmp"
+    stale.write_text("partial")
+    assert write_mod.remove_stale([tmp_path]) == 1 and not stale.exists()
+    child.wait()
+
+
 def test_workers_stop_when_the_parent_is_killed(work: Path) -> None:
     """kill -9 of the parent alone (OOM killer, CI timeout): the workers end too, so the pipes close."""
     for i in range(40):
@@ -271,6 +283,7 @@ def test_kill_9_at_random_moments_never_leaves_a_partial_file(work: Path) -> Non
             assert now[name] in (old[name], new[name]), name
         midway += 0 < sum(now[name] == new[name] for name in old) < len(old)
     assert kills >= 15 and midway >= 1  # some kills landed while files were being written
+    time.sleep(0.5)  # the last group's workers finish dying
     assert accelport("rewrite", "--no-cache", ".", cwd=work).returncode == 0
     assert _temporaries(work) == []
     assert all((work / name).read_text() == new[name] for name in old)
