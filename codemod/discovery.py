@@ -189,9 +189,6 @@ def discover(
             missing.append((raw, "no such file or folder"))
             continue
         absolute = Path(os.path.abspath(path))
-        if not path.is_dir() and not _regular(path):
-            missing.append((raw, _not_regular(path)))
-            continue
         if not path.is_dir():
             display = _display(absolute)
             if force_exclude and (_matches(exclude, _key(absolute, base, "/" + display)) or gitignore.ignored(absolute)):
@@ -216,12 +213,6 @@ def _regular(path: Path) -> bool:
         return stat.S_ISREG(os.stat(path).st_mode)
     except OSError:
         return True  # a dangling link or an unreadable file: the runner names the problem
-
-
-def _not_regular(path: Path) -> str:
-    from accelport.codemod.source import kind_of
-
-    return f"not a regular file ({kind_of(os.stat(path).st_mode)}); not read"
 
 
 def _key(path: Path, base: Optional[Path], fallback: str, folder: bool = False) -> str:

@@ -8,7 +8,6 @@ caller waiting on those pipes hangs. Each worker therefore asks Linux to kill it
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -31,6 +30,8 @@ def die_with(parent: int) -> None:
     """Pool initializer: end this worker as soon as process ``parent`` is gone."""
     if sys.platform.startswith("linux"):
         try:
+            import ctypes  # here: a run without a pool never pays for it
+
             libc = ctypes.CDLL(None, use_errno=True)
             libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
         except (OSError, AttributeError):

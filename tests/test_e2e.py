@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tokenize
 from pathlib import Path
 
@@ -37,6 +38,9 @@ def _run(args, cwd: Path, timeout: int = 120, threads: str = "1") -> subprocess.
         env.pop(name, None)
     if threads:
         env["OMP_NUM_THREADS"] = threads
+    # The examples' default outputs go to the temporary folder: one per run, beside (not inside) cwd,
+    # so that concurrent test runs never share a checkpoint and cwd stays as the script found it.
+    env["TMPDIR"] = tempfile.mkdtemp(prefix="tmp-", dir=cwd.parent)
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -125,12 +129,26 @@ def test_ported_rewrite_is_stable(ported):
 
 
 def test_ported_train_runs_on_cpu(ported, tmp_path):
-    result = _run([sys.executable, str(ported / "train_cuda.py"), "--epochs", "3"], cwd=tmp_path)
+    checkpoint = tmp_path / "out" / "checkpoint.pt"
+    checkpoint.parent.mkdir()
+    cmd = [sys.executable, str(ported / "train_cuda.py"), "--epochs", "3", "--checkpoint", str(checkpoint)]
+    result = _run(cmd, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     losses = _losses(result.stdout)
     assert len(losses) == 3 and losses[-1] < losses[0], result.stdout
     assert "saved 4 tensors" in result.stdout
-    assert (tmp_path / "checkpoint.pt").exists()
+    assert checkpoint.exists()
+
+
+@pytest.mark.parametrize("name", ["train_cuda.py", "finetune_cuda.py"])
+def test_ported_examples_leave_the_working_folder_clean(ported, tmp_path, name):
+    """The walkthrough runs the examples from the repository root: their default outputs go elsewhere."""
+    work = tmp_path / "work"
+    work.mkdir()
+    extra = ["--resume-epochs", "1"] if name == "finetune_cuda.py" else []
+    result = _run([sys.executable, str(ported / name), "--epochs", "1", *extra], cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list(work.iterdir()) == []
 
 
 def test_ported_finetune_runs_on_cpu_and_resumes(ported, tmp_path):
@@ -174,3 +192,6 @@ def test_ported_train_under_accelport_launch_with_core_binding(ported, tmp_path)
     losses = _losses(result.stdout)
     assert len(losses) == 2 and losses[-1] < losses[0], result.stdout
     assert f"cores {cores[0]} | {cores[1]}, OMP_NUM_THREADS=1" in result.stderr
+    # Each rank says where it runs: its own core, one thread.
+    assert f"rank 0 of 2: cores [{cores[0]}], 1 threads" in result.stdout, result.stdout
+    assert f"rank 1 of 2: cores [{cores[1]}], 1 threads" in result.stdout, result.stdout
