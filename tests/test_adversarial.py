@@ -535,7 +535,9 @@ def test_jobs_are_clamped_to_files_and_cpus(tmp_path: Path, monkeypatch: pytest.
         def map(self, fn, work, chunksize=1):
             return map(fn, work)
 
-    monkeypatch.setattr(runner, "ProcessPoolExecutor", Pool)
+    import concurrent.futures
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Pool)
     monkeypatch.setattr(runner.workers, "cpus", lambda: 4)
     for count in (3, 9):
         write(tmp_path, {f"m{i}.py": CUDA for i in range(count)})
