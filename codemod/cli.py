@@ -212,9 +212,10 @@ def _rewrite_exit(outcomes: List[Outcome], missing: List[str], dry: bool) -> int
     add_help_option=False,
 )
 def launch(ctx: typer.Context) -> None:
-    """Run a training script under torchrun, with CPU core binding (--bind-cores-to-rank); see --help."""
+    """Run a training script under torchrun or MPI, on this node or a hostfile's, with CPU core binding; see --help."""
     import importlib.util
 
+    # Its options parser is torchrun's: without torch, say which extra to install, not a traceback.
     if importlib.util.find_spec("torch") is None:
         _fail("`accelport launch` needs torch, which is not installed: pip install 'accelport[runtime]'")
     from accelport import launch as launch_mod  # needs torch: imported only when this command runs
