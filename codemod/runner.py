@@ -156,7 +156,9 @@ def keep_bytes(old: str, new: str) -> str:
     return "".join(new_lines)
 
 
-_ADDED_IMPORT = re.compile(r"(from (accelport\.accelerator_runtime|deepspeed\.accelerator) import get_accelerator|import torch)\s*$")
+_ADDED_IMPORT = re.compile(
+    r"(from (accelport\.accelerator_runtime|deepspeed\.accelerator) import get_accelerator( as \w+)?|import torch)\s*$"
+)
 
 
 def _outside_change(old: str, new: str, allowed: List[Tuple[int, int]]) -> Optional[int]:
