@@ -15,11 +15,14 @@ import json
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Iterable, List, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from accelport.codemod.results import Finding
+from accelport.codemod.source import SourceError, read_bounded
+from accelport.codemod.write import WriteError, remove_stale, write_file
 
 VERSION = 1
+MAX_BASELINE_BYTES = 256 * 1024 * 1024
 Key = Tuple[str, str, str]
 
 
@@ -42,22 +45,48 @@ def _key(finding: Finding, baseline: Path) -> Key:
     return finding.rule, relative(finding.path, baseline), fingerprint(finding)
 
 
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a count")
+
+
 def load(path: Path) -> Counter:
-    """``(rule, path, fingerprint) -> count``; empty when the file does not exist yet."""
+    """``(rule, path, fingerprint) -> count``; empty when the file does not exist yet. Anything else than
+    the shape ``update`` writes is a BaselineError naming the file and the problem."""
     if not path.exists():
         return Counter()
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(document, dict):
-            raise TypeError("not a JSON object")
-        if document.get("version") != VERSION:
-            raise BaselineError(f"{path}: baseline version {document.get('version')!r}, expected {VERSION}")
-        entries = document["findings"]
-        return Counter({(e["rule"], e["path"], e["fingerprint"]): int(e.get("count", 1)) for e in entries})
-    except BaselineError:
-        raise
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise BaselineError(f"{path}: not a valid accelport baseline ({type(exc).__name__}: {exc})") from None
+        _, raw = read_bounded(path, MAX_BASELINE_BYTES)
+        document = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except (SourceError, OSError, ValueError, RecursionError, MemoryError) as exc:
+        raise BaselineError(f"{path}: not a valid accelport baseline ({_reason(exc)})") from None
+    if not isinstance(document, dict):
+        raise BaselineError(f"{path}: not a valid accelport baseline (not a JSON object)")
+    if document.get("version") != VERSION:
+        raise BaselineError(f"{path}: baseline version {document.get('version')!r}, expected {VERSION}")
+    entries = document.get("findings")
+    if not isinstance(entries, list):
+        raise BaselineError(f"{path}: not a valid accelport baseline (\"findings\" must be a list)")
+    counts: Counter = Counter()
+    for number, entry in enumerate(entries):
+        fields = [entry.get(k) for k in ("rule", "path", "fingerprint")] if isinstance(entry, dict) else None
+        count = entry.get("count", 1) if isinstance(entry, dict) else None
+        if fields is None or not all(isinstance(f, str) for f in fields) or type(count) is not int or count < 1:
+            raise BaselineError(
+                f"{path}: not a valid accelport baseline (finding {number}: needs string rule, path, "
+                "fingerprint and a whole positive count)"
+            )
+        counts[tuple(fields)] += count
+    return counts
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    if isinstance(exc, MemoryError):
+        return "too large"
+    if isinstance(exc, OSError):
+        return f"cannot read: {exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def new_findings(findings: Sequence[Finding], baseline: Counter, baseline_path: Path) -> List[Finding]:
@@ -73,10 +102,13 @@ def new_findings(findings: Sequence[Finding], baseline: Counter, baseline_path: 
     return out
 
 
-def update(path: Path, findings: Sequence[Finding], checked: Iterable[str]) -> int:
+def update(path: Path, findings: Sequence[Finding], checked: Iterable[str], project: Optional[Path] = None) -> int:
     """Rewrite the baseline: today's findings for the files ``checked``; entries of files not checked in
     this run are kept while the file still exists (a hook run on a few files must not forget the rest),
-    and entries of fixed findings and deleted files are dropped. Returns the number of findings recorded."""
+    and entries of fixed findings and deleted files are dropped. Returns the number of findings recorded.
+
+    Written atomically; a symlinked baseline keeps its link (its target is written) when the target
+    lies inside ``project``, and is refused otherwise (codemod/write.py)."""
     counts: Dict[Key, int] = Counter(_key(f, path) for f in findings)
     seen = {relative(p, path) for p in checked}
     folder = Path(os.path.abspath(path.parent))
@@ -89,7 +121,9 @@ def update(path: Path, findings: Sequence[Finding], checked: Iterable[str]) -> i
         for (rule, file, print_), count in sorted(counts.items())
     ]
     text = json.dumps({"version": VERSION, "tool": "accelport", "findings": entries}, indent=2) + "\n"
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        written = write_file(path, text.encode("utf-8"), inside=project or Path.cwd())
+    except WriteError as exc:
+        raise BaselineError(str(exc)) from None
+    remove_stale([written.parent])
     return sum(counts.values())

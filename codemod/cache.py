@@ -1,14 +1,15 @@
 """A cache of per-file outcomes, so a re-run over unchanged files costs almost nothing.
 
-An entry is found by the file's path as shown and is valid only for the same file content (a
-SHA-256 of its bytes), the same accelport code (version plus a fingerprint of the engine and rule
-sources, so an edited rule never serves stale answers), the same settings and the same mode. A
-file whose size and mtime are what they were when its entry was stored is not even read; any
-other file is read and hashed, and its entry is used only if the hash matches.
+An entry is found by the file's path as shown and is used only for the same bytes (a SHA-256 of the
+file, read and hashed on every run: size and mtime are never trusted, two checkouts can share both),
+the same accelport code (version plus a fingerprint of the engine and rule sources, so an edited rule
+never serves stale answers), the same settings and the same mode.
 
-One pickle per (code, settings, mode) under the user cache folder (``$ACCELPORT_CACHE_DIR``, else
-``$XDG_CACHE_HOME/accelport``, else ``~/.cache/accelport``), read and written by the parent process
-only, replaced atomically. Entries are never trusted for writing: ``rewrite`` reuses only an
+One JSON document per (code, settings, mode) under the user cache folder (``$ACCELPORT_CACHE_DIR``,
+else ``$XDG_CACHE_HOME/accelport``, else ``~/.cache/accelport``), read and written by the parent
+process only, replaced atomically (codemod/write.py). JSON cannot run code when loaded (a cache
+restored from an untrusted CI branch is data, nothing more); anything unreadable, malformed or of the
+wrong shape counts as no cache. Entries are never trusted for writing: ``rewrite`` reuses only an
 "unchanged, no error" outcome, and re-transforms every file that would change.
 """
 
@@ -18,18 +19,17 @@ import dataclasses
 import hashlib
 import json
 import os
-import pickle
-import tempfile
-import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 from accelport import __version__
+from accelport.codemod.source import MAX_FILE_SIZE, SourceError, read_bounded
+from accelport.codemod.write import WriteError, remove_stale, write_file
 
-# display -> (size, mtime_ns, sha256 of the bytes, outcome)
-Entry = Tuple[int, int, str, Any]
-_FORMAT = 1
+_FORMAT = 2
+# A cache file larger than this is not read (it could only come from elsewhere).
+MAX_CACHE_BYTES = 512 * 1024 * 1024
 
 
 def cache_dir() -> Path:
@@ -80,72 +80,55 @@ def content_hash(data: bytes) -> str:
 
 
 class Cache:
-    """Outcomes of one (code, settings, mode); ``lookup`` before the run, ``store`` after, ``save`` once."""
+    """Outcomes of one (code, settings, mode) as JSON data; ``lookup`` before the run, ``store`` after,
+    ``save`` once. The runner turns outcomes into data and back (``runner.outcome_data``)."""
 
     def __init__(self, settings: Any, mode: str, folder: Optional[Path] = None) -> None:
         self.folder = folder or cache_dir()
-        self.path = self.folder / f"{run_key(settings, mode)}.pickle"
-        self.entries: Dict[str, Entry] = self._load()
+        self.path = self.folder / f"{run_key(settings, mode)}.json"
+        self.limit = getattr(settings, "max_file_size", MAX_FILE_SIZE)
+        self.entries: Dict[str, Tuple[str, Any]] = self._load()
         self.dirty = False
 
-    def _load(self) -> Dict[str, Entry]:
+    def _load(self) -> Dict[str, Tuple[str, Any]]:
         try:
-            with open(self.path, "rb") as handle:
-                data = pickle.load(handle)
-        except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+            _, raw = read_bounded(self.path, MAX_CACHE_BYTES)
+            document = json.loads(raw)
+        except (OSError, SourceError, ValueError, RecursionError, MemoryError):
             return {}
-        return data if isinstance(data, dict) else {}
+        if not isinstance(document, dict) or document.get("format") != _FORMAT or not isinstance(document.get("entries"), dict):
+            return {}
+        return {
+            display: (entry[0], entry[1])
+            for display, entry in document["entries"].items()
+            if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str) and isinstance(entry[1], dict)
+        }
 
     def lookup(self, display: str, path: Path) -> Tuple[Any, Optional[Tuple[int, int, str]]]:
-        """(cached outcome or None, the file's (size, mtime_ns, hash) if it was worked out)."""
+        """(cached outcome data or None, the file's (size, mtime_ns, hash) if it was read)."""
         entry = self.entries.get(display)
-        try:
-            st = os.stat(path)
-        except OSError:
-            return None, None
-        if entry is not None and entry[0] == st.st_size and entry[1] == st.st_mtime_ns:
-            return entry[3], None
         if entry is None:
             return None, None
         try:
-            digest = content_hash(Path(path).read_bytes())
-        except OSError:
-            return None, None
-        stamp = (st.st_size, st.st_mtime_ns, digest)
-        if digest == entry[2]:
-            # Same bytes, new mtime (a checkout, a touch): refresh the stamp, keep the answer.
-            self.entries[display] = (*stamp, entry[3])
-            self.dirty = True
-            return entry[3], stamp
-        return None, stamp
+            st, data = read_bounded(path, self.limit)
+        except (OSError, SourceError):
+            return None, None  # the worker reads it again and names the problem
+        stamp = (st.st_size, st.st_mtime_ns, content_hash(data))
+        return (entry[1] if entry[0] == stamp[2] else None), stamp
 
-    def store(self, display: str, stamp: Tuple[int, int, str], outcome: Any) -> None:
-        """Remember ``outcome`` for the bytes whose (size, mtime_ns, hash) is ``stamp``.
-
-        The worker takes the stat before it reads, so a file edited meanwhile gets a new mtime
-        and is hashed again next time. A file modified in the last two seconds could be modified
-        again within the same mtime tick, so its stat is not trusted: it will be hashed next time.
-        """
-        size, mtime_ns, digest = stamp
-        if time.time_ns() - mtime_ns < 2_000_000_000:
-            mtime_ns = -1
-        self.entries[display] = (size, mtime_ns, digest, outcome)
+    def store(self, display: str, stamp: Tuple[int, int, str], data: Any) -> None:
+        """Remember outcome ``data`` for the bytes whose hash is ``stamp[2]``."""
+        self.entries[display] = (stamp[2], data)
         self.dirty = True
 
     def save(self) -> None:
         if not self.dirty:
             return
+        document = {"format": _FORMAT, "tool": "accelport", "entries": {k: list(v) for k, v in self.entries.items()}}
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".accelport-", dir=self.folder)
-            with os.fdopen(fd, "wb") as handle:
-                pickle.dump(self.entries, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, self.path)
-        except OSError:
-            # A cache that cannot be written only costs time on the next run.
-            try:
-                os.unlink(tmp)  # type: ignore[possibly-undefined]
-            except (OSError, UnboundLocalError):
-                pass
-            return
+            remove_stale([self.folder])
+            write_file(self.path, json.dumps(document, separators=(",", ":")).encode(), inside=self.folder)
+        except (OSError, WriteError, ValueError):
+            return  # a cache that cannot be written only costs time on the next run
         self.dirty = False

@@ -64,7 +64,9 @@ def check(
     if baseline is not None:
         try:
             if update_baseline:
-                recorded = baseline_mod.update(baseline, sites, [o.display for o in outcomes if o.error is None])
+                recorded = baseline_mod.update(
+                    baseline, sites, [o.display for o in outcomes if o.error is None], table.get(config_mod.ROOT)
+                )
                 typer.echo(f"baseline {baseline}: {recorded} finding{'s' if recorded != 1 else ''} recorded", err=True)
                 sites = []
             else:

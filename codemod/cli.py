@@ -4,13 +4,16 @@ Exit codes (also in the README):
   0    nothing left to do
   1    files would change (``--diff``/``--check``), or sites need manual attention, or ``check`` found sites
   2    bad usage or configuration, or a path that does not exist (the others are still processed)
+  3    accelport itself failed (a bug: one line on stderr, ACCELPORT_TRACEBACK=1 shows the traceback)
   123  a file could not be processed (it is named; every other file was still processed)
 """
 
 from __future__ import annotations
 
+import codecs
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -25,7 +28,7 @@ from accelport.codemod.runner import Mode, Outcome, run
 from accelport.codemod.settings import RUNTIME_MODULES, TARGETS, Settings
 from accelport.rules import registry
 
-EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 123
+EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_INTERNAL, EXIT_ERROR = 0, 1, 2, 3, 123
 
 app = typer.Typer(
     add_completion=False,
@@ -33,6 +36,7 @@ app = typer.Typer(
     # with its Python type ("<bool>", "<list[str]>").
     rich_markup_mode=None,
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
     help="Port CUDA-only PyTorch code to accelerator-agnostic get_accelerator() calls, and keep it ported.",
 )
 
@@ -77,10 +81,8 @@ def _settings(
     config_path: Optional[Path],
     target: Optional[str] = None,
 ) -> tuple:
-    start = Path(paths[0]) if paths else Path.cwd()
     try:
-        pyproject = config_path or config_mod.find_pyproject(start if start.is_dir() else start.parent)
-        table: Dict[str, Any] = config_mod.load(pyproject)
+        table: Dict[str, Any] = config_mod.load(config_path) if config_path else config_mod.for_paths(paths)
     except config_mod.ConfigError as exc:
         _fail(str(exc))
     runtime = runtime or table.get("runtime", "accelport")
@@ -99,15 +101,19 @@ def _settings(
     target = target or table.get("target", "accelerator")
     if target not in TARGETS:
         _fail(f"--target must be one of {', '.join(TARGETS)}, not {target!r}")
+    limits = {key.replace("-", "_"): table[key] for key in config_mod.LIMITS if key in table}
     settings = Settings(
-        runtime=runtime, rules=rules, per_file_ignores=per_file, target=target, mappings=table.get("mappings", ())
+        runtime=runtime, rules=rules, per_file_ignores=per_file, target=target, mappings=table.get("mappings", ()), **limits
     )
     return settings, pattern, force, table
 
 
 def _jobs(jobs: Optional[int], table: Dict[str, Any]) -> int:
-    value = jobs if jobs is not None else table.get("jobs", 0)
-    return value if value and value > 0 else (os.cpu_count() or 1)
+    """Worker processes asked for (the runner clamps them to the files and CPUs there are)."""
+    if jobs is not None and jobs < 1:
+        _fail(f"--jobs must be at least 1, not {jobs}")
+    value = jobs if jobs is not None else table.get("jobs")
+    return value or (os.cpu_count() or 1)
 
 
 def _sources(paths: List[str], pattern, force: bool, root: Optional[Path] = None) -> tuple:
@@ -123,7 +129,7 @@ IGNORE = typer.Option(None, "--ignore", metavar="RULES", help="Skip these rules 
 EXCLUDE = typer.Option(None, "--exclude", metavar="REGEX", help="Skip paths matching this regex (replaces the configured excludes).")
 EXTEND_EXCLUDE = typer.Option(None, "--extend-exclude", metavar="REGEX", help="Also skip paths matching this regex.")
 FORCE_EXCLUDE = typer.Option(None, "--force-exclude/--no-force-exclude", help="Apply the excludes to files named on the command line too, as pre-commit needs.")
-JOBS = typer.Option(None, "--jobs", "-j", metavar="N", help="Number of worker processes (default: one per core).")
+JOBS = typer.Option(None, "--jobs", "-j", metavar="N", help="Number of worker processes, at least 1 (default: one per core; never more than files or cores).")
 CONFIG = typer.Option(None, "--config", metavar="FILE", help="Read [tool.accelport] from this pyproject.toml (default: the nearest one upward).")
 NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the cache of per-file results.")
 RUNTIME = typer.Option(None, "--runtime", metavar="accelport|deepspeed", help="Import get_accelerator from accelport's runtime (default) or from DeepSpeed.")
@@ -164,7 +170,10 @@ def rewrite(
         settings = porting_report.collecting(settings, report_path, _fail)
     outcomes = run(sources, settings, mode, _jobs(jobs, table), cache=not no_cache)
     if report_path is not None:
-        porting_report.write(report_path, outcomes, dry=diff or check)
+        try:
+            porting_report.write(report_path, outcomes, dry=diff or check)
+        except OSError as exc:
+            missing.append(f"error: --report {exc}")
     if diff:
         # Bytes as they are on disk (any encoding, BOM, CRLF), so that `git apply` reproduces the rewrite.
         sys.stdout.flush()
@@ -204,6 +213,11 @@ def _rewrite_exit(outcomes: List[Outcome], missing: List[str], dry: bool) -> int
 )
 def launch(ctx: typer.Context) -> None:
     """Run a training script under torchrun or MPI, on this node or a hostfile's, with CPU core binding; see --help."""
+    import importlib.util
+
+    # Its options parser is torchrun's: without torch, say which extra to install, not a traceback.
+    if importlib.util.find_spec("torch") is None:
+        _fail("`accelport launch` needs torch, which is not installed: pip install 'accelport[runtime]'")
     from accelport import launch as launch_mod  # needs torch: imported only when this command runs
 
     raise typer.Exit(launch_mod.main(ctx.args))
@@ -233,11 +247,42 @@ def list_rules(color: str = COLOR) -> None:
         typer.echo(out.rule_row(f"{rule.CODE}  {rule.NAME:20s} {kind:6s} {rule.summary()}{default}"), color=out.on)
 
 
+def _safe_streams() -> None:
+    """Never die on an encoding: names that stdout/stderr cannot encode are escaped, undecodable file
+    names (surrogate escapes) are written back as their own bytes on a UTF-8 stream."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            utf8 = codecs.lookup(stream.encoding or "ascii").name == "utf-8"
+            stream.reconfigure(errors="surrogateescape" if utf8 else "backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, LookupError, ValueError, OSError):
+            pass
+
+
+def _guarded(call) -> None:
+    """Run the CLI; a crash is one line, a hint to report it, and its own exit code (never 1: CI would
+    read a crash as findings)."""
+    _safe_streams()
+    try:
+        call()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("ACCELPORT_TRACEBACK"):
+            traceback.print_exc()
+        message = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+        sys.stderr.write(
+            f"accelport: internal error: {message}\n"
+            "accelport: this is a bug in accelport; please report it with the command line "
+            "(ACCELPORT_TRACEBACK=1 prints the traceback)\n"
+        )
+        sys.exit(EXIT_INTERNAL)
+
+
 def main() -> None:
     from accelport.codemod import check_cli  # registers `check`
 
     del check_cli
-    app(prog_name="accelport")
+    _guarded(lambda: app(prog_name="accelport"))
 
 
 def check_main() -> None:
@@ -245,4 +290,4 @@ def check_main() -> None:
     from accelport.codemod import check_cli
 
     del check_cli
-    app(args=["check", *sys.argv[1:]], prog_name="check-torchcuda")
+    _guarded(lambda: app(args=["check", *sys.argv[1:]], prog_name="check-torchcuda"))

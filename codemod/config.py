@@ -6,7 +6,7 @@ import glob as globlib
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Sequence
 
 from accelport.codemod.settings import TARGETS
 from accelport.rules import registry
@@ -27,7 +27,12 @@ SCHEMA = {
     "jobs": (int, "a whole number"),
     "target": (str, '"accelerator" or "torch"'),
     "mappings": (dict, 'a table of "qualified.name" = "accelerator method" or "unported"'),
+    # Limits checked before LibCST sees a file (docs/safety.md).
+    "max-file-size": (int, "a whole number of bytes, at least 1"),
+    "max-line-length": (int, "a whole number of characters, at least 1"),
+    "max-nesting": (int, "a whole number of syntax-tree levels, at least 1"),
 }
+LIMITS = ("max-file-size", "max-line-length", "max-nesting")
 
 
 class ConfigError(ValueError):
@@ -53,11 +58,18 @@ def load(path: Optional[Path]) -> Dict[str, Any]:
     try:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from None
-    table = document.get("tool", {}).get("accelport", {})
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not valid UTF-8 (TOML files are UTF-8)") from None
+    except (tomllib.TOMLDecodeError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise ConfigError(f"{path}: [tool] must be a table")
+    table = tool.get("accelport", {})
     if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [tool.accelport] must be a table")
+        raise ConfigError(f"{path}: [tool.accelport] must be a table, not {type(table).__name__}")
     for key, value in table.items():
         if key not in SCHEMA:
             raise ConfigError(f"{path}: [tool.accelport] unknown key {key!r}; known keys: {', '.join(SCHEMA)}")
@@ -82,6 +94,10 @@ def load(path: Optional[Path]) -> Dict[str, Any]:
                 _rules(path, f"per-file-ignores.{glob!r}", rules)
                 anchored[anchor(glob, path.parent)] = rules
             table[key] = anchored
+        if key in LIMITS and value < 1:
+            raise ConfigError(f"{path}: [tool.accelport] {key} must be {described}")
+        if key == "jobs" and value < 1:
+            raise ConfigError(f"{path}: [tool.accelport] jobs must be at least 1")
         if key == "runtime" and value not in ("accelport", "deepspeed"):
             raise ConfigError(f"{path}: [tool.accelport] runtime must be {described}")
         if key == "target" and value not in TARGETS:
@@ -113,3 +129,38 @@ def anchor(glob: str, root: Path) -> str:
     if "/" not in glob:
         return glob
     return globlib.escape(root.resolve().as_posix()) + "/" + glob.lstrip("/")
+
+
+def for_paths(paths: Sequence[str]) -> Dict[str, Any]:
+    """The table that applies to every path given: that of the nearest ``pyproject.toml`` above each.
+
+    Paths of projects configured differently in one run would make the findings depend on the order
+    of the arguments; that is refused, naming the two files (run once per project, or pass --config).
+    """
+    starts = [Path(p) for p in paths] or [Path.cwd()]
+    found: Dict[Optional[Path], Dict[str, Any]] = {}
+    by_folder: Dict[Path, Optional[Path]] = {}
+    for start in starts:
+        folder = start if start.is_dir() else start.parent
+        if folder not in by_folder:
+            by_folder[folder] = find_pyproject(folder)
+        pyproject = by_folder[folder]
+        if pyproject not in found:
+            found[pyproject] = load(pyproject)
+    (first, table), *others = found.items()
+    for other, other_table in others:
+        if _effect(other_table) != _effect(table):
+            names = " and ".join(str(p) if p else "(no pyproject.toml)" for p in (first, other))
+            raise ConfigError(
+                f"the paths belong to projects configured differently ({names}); "
+                "run accelport once per project, or name the configuration with --config"
+            )
+    return table
+
+
+def _effect(table: Dict[str, Any]) -> Dict[str, Any]:
+    """What a table changes: its keys, and its folder where patterns are relative to it."""
+    keys = {k: v for k, v in table.items() if k != ROOT}
+    if any(k in keys for k in ("exclude", "extend-exclude")):
+        keys[ROOT] = table.get(ROOT)
+    return keys

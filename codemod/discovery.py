@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,26 @@ def compile_patterns(patterns: Iterable[str]) -> Optional[Pattern[str]]:
         raise ValueError(f"invalid exclude pattern: {exc}") from None
 
 
+# git reads the analysed tree's own .git/config: settings there that run a program (fsmonitor hooks,
+# hooksPath) must not, and listing must not write the index. Environment variables that point git
+# at other configuration or programs are dropped.
+GIT_SAFE = (
+    "-c", "core.fsmonitor=false", "-c", "core.hooksPath=/dev/null", "-c", "core.untrackedCache=false",
+    "-c", "core.sshCommand=false", "-c", "protocol.allow=never",
+)  # fmt: skip
+_GIT_KEEP = {"GIT_DIR", "GIT_WORK_TREE", "GIT_CEILING_DIRECTORIES", "GIT_DISCOVERY_ACROSS_FILESYSTEM"}
+
+
+def git_env() -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _GIT_KEEP}
+    env.update(GIT_OPTIONAL_LOCKS="0", GIT_TERMINAL_PROMPT="0")
+    return env
+
+
+def _git(args: List[str], timeout: int) -> "subprocess.CompletedProcess[bytes]":
+    return subprocess.run(["git", *GIT_SAFE, *args], capture_output=True, timeout=timeout, check=False, env=git_env(), stdin=subprocess.DEVNULL)
+
+
 def _git_ignored(folder: Path) -> Tuple[Optional[Path], Set[str]]:
     """(repository top, ignored paths relative to it) or (None, empty) outside a git checkout.
 
@@ -45,18 +66,14 @@ def _git_ignored(folder: Path) -> Tuple[Optional[Path], Set[str]]:
     reached through a symlinked folder keeps the paths discovery walks, so they stay comparable.
     """
     try:
-        cdup = subprocess.run(
-            ["git", "-C", str(folder), "rev-parse", "--show-cdup"],
-            capture_output=True, text=True, timeout=30, check=False,
-        )  # fmt: skip
+        cdup = _git(["-C", str(folder), "rev-parse", "--show-cdup"], timeout=30)
         if cdup.returncode != 0:
             return None, set()
-        up = cdup.stdout.strip()
+        up = os.fsdecode(cdup.stdout.strip())
         toplevel = Path(os.path.normpath(folder / up)) if up else folder
-        listed = subprocess.run(
-            ["git", "-C", str(toplevel), "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"],
-            capture_output=True, timeout=120, check=False,
-        )  # fmt: skip
+        listed = _git(
+            ["-C", str(toplevel), "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"], timeout=120
+        )
     except (OSError, subprocess.SubprocessError):
         return None, set()
     if listed.returncode != 0:
@@ -191,6 +208,13 @@ def _add(found: Dict[str, Source], source: Source) -> None:
         found[key] = source
 
 
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # a dangling link or an unreadable file: the runner names the problem
+
+
 def _key(path: Path, base: Optional[Path], fallback: str, folder: bool = False) -> str:
     """What exclude patterns are matched against: ``/`` + the path relative to ``base`` when inside it."""
     if base is not None:
@@ -228,6 +252,8 @@ def _walk(
             file = here / name
             if file.is_symlink() and not _inside(file, root):
                 continue  # another tree's file: never read, never written through
+            if not _regular(file):
+                continue  # a FIFO, a device, a socket (or a link to one): reading could block or never end
             if _matches(exclude, _key(file, base, f"{prefix}{name}")):
                 continue
             if gitignore.ignored(file, below=root):

@@ -187,8 +187,10 @@ def render(data: Dict[str, Any], fmt: str) -> str:
 
 def write(path: Path, outcomes: Sequence[Any], dry: bool, fmt: Optional[str] = None) -> Dict[str, Any]:
     """Build the report and write it to ``path`` in the format its suffix names; returns the data."""
+    from accelport.codemod.write import write_file
+
     data = build(outcomes, dry)
-    path.write_text(render(data, fmt or format_for(path)), encoding="utf-8")
+    write_file(path, render(data, fmt or format_for(path)).encode("utf-8"), inside=Path.cwd())
     return data
 
 
@@ -196,8 +198,13 @@ def collecting(settings: Any, path: Path, fail: Any) -> Any:
     """``settings`` that return every rewritten site; ``fail(message)`` (the CLI's usage error) on a bad path."""
     import dataclasses
 
+    from accelport.codemod.write import writable_destination
+
     try:
         format_for(path)
     except ReportError as exc:
         fail(str(exc))
+    problem = writable_destination(path)  # before any work: a bad --report must not cost a run
+    if problem is not None:
+        fail(f"--report {problem}")
     return dataclasses.replace(settings, collect_sites=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from pathlib import PurePath
 from urllib.parse import quote
@@ -27,8 +28,11 @@ def site_counts(outcomes: Sequence[Outcome]) -> Dict[str, int]:
 
 
 def rewrite_summary(outcomes: Sequence[Outcome], verb: str) -> List[str]:
-    """Lines for stderr after ``rewrite``: files, sites per rule, findings needing a human, errors."""
-    changed = [o for o in outcomes if o.changed]
+    """Lines for stderr after ``rewrite``: files, sites per rule, findings needing a human, errors.
+
+    Only files written (or, dry, that would be) count as rewritten: a file whose write failed is named
+    among the errors and counted unchanged, as it is."""
+    changed = [o for o in outcomes if o.changed and o.error is None]
     findings = sorted((f for o in outcomes for f in o.findings), key=ORDER)
     lines = [f"{len(changed)} file{'s' if len(changed) != 1 else ''} {verb}, {len(outcomes) - len(changed)} unchanged"]
     counts = site_counts(changed)
@@ -89,11 +93,13 @@ def as_github(findings: Sequence[Finding]) -> str:
 
 
 def _uri(path: str) -> str:
-    """A relative path as a URI reference (percent-encoded, ``/`` separators); absolute ones as file URIs."""
+    """A relative path as a URI reference (percent-encoded, ``/`` separators); absolute ones as file URIs.
+
+    Encoded from the name's bytes as the file system has them (``os.fsencode``): a name that is not
+    UTF-8 becomes percent-escapes, never an unencodable string."""
     posix = PurePath(path).as_posix()
-    if PurePath(path).is_absolute():
-        return "file://" + quote(posix)
-    return quote(posix)
+    encoded = quote(os.fsencode(posix))
+    return "file://" + encoded if PurePath(path).is_absolute() else encoded
 
 
 def _region(f: Finding) -> dict:

@@ -25,8 +25,9 @@ from accelport.codemod.progress import progress
 from accelport.codemod.relocate import relocate
 from accelport.codemod.results import Finding
 from accelport.codemod.settings import Settings
-from accelport.codemod.source import SourceError, decode
-from accelport.codemod.write import WriteError, digest, write_atomic
+from accelport.codemod import workers
+from accelport.codemod.source import MAX_NESTING, SourceError, decode, long_line, read_bounded
+from accelport.codemod.write import WriteError, digest, remove_stale, write_atomic
 from accelport.rules.registry import may_match
 
 # LibCST's parser and visitors recurse once per nesting level; deep (legal) expressions overflow the
@@ -34,6 +35,7 @@ from accelport.rules.registry import may_match
 STACK_SIZE = 512 * 1024 * 1024
 # CPython's tokenizer refuses more nested brackets than this; LibCST's native parser crashes on far more.
 MAX_BRACKET_DEPTH = 200
+REPORT_HINT = "a bug in accelport: please report it with the file"
 
 
 class Mode(str, Enum):
@@ -59,6 +61,55 @@ class Outcome:
     stamp: Optional[Tuple[int, int, str]] = None
 
 
+_FINDING_TYPES = tuple((f.name, f.type) for f in dataclasses.fields(Finding))
+
+
+def outcome_data(outcome: Outcome) -> dict:
+    """``outcome`` as JSON data for the cache (codemod/cache.py)."""
+    return {
+        "changed": outcome.changed,
+        "diff": outcome.diff.decode("latin-1"),
+        "counts": outcome.counts,
+        "findings": [dataclasses.astuple(f) for f in outcome.findings],
+        "fixes": [dataclasses.astuple(f) for f in outcome.fixes],
+        "unused": [list(u) for u in outcome.unused_suppressions],
+    }
+
+
+def _finding(row: object) -> Finding:
+    if not isinstance(row, list) or len(row) != len(_FINDING_TYPES):
+        raise TypeError("finding")
+    for value, (name, kind) in zip(row, _FINDING_TYPES):
+        ok = {"int": type(value) is int, "bool": type(value) is bool, "str": isinstance(value, str)}.get(
+            str(kind), value is None or isinstance(value, str)
+        )
+        if not ok:
+            raise TypeError(name)
+    return Finding(*row)
+
+
+def outcome_from_data(display: str, data: object) -> Optional[Outcome]:
+    """The outcome ``outcome_data`` made, or None for anything of another shape (a damaged cache)."""
+    try:
+        _need(isinstance(data, dict))
+        changed, diff, counts, unused = data["changed"], data["diff"], data["counts"], data["unused"]
+        _need(type(changed) is bool and isinstance(diff, str) and isinstance(counts, dict) and isinstance(unused, list))
+        _need(all(isinstance(k, str) and type(v) is int for k, v in counts.items()))
+        _need(all(isinstance(u, list) and len(u) == 2 and type(u[0]) is int and isinstance(u[1], str) for u in unused))
+        return Outcome(
+            display, changed=changed, diff=diff.encode("latin-1"), counts=counts,
+            findings=[_finding(row) for row in data["findings"]], fixes=[_finding(row) for row in data["fixes"]],
+            unused_suppressions=[(u[0], u[1]) for u in unused],
+        )  # fmt: skip
+    except (KeyError, TypeError, ValueError, UnicodeError):
+        return None
+
+
+def _need(condition: bool) -> None:
+    if not condition:
+        raise TypeError("cache entry of another shape")
+
+
 def _inside(path: Path, root: Path) -> bool:
     try:
         Path(os.path.realpath(path)).relative_to(os.path.realpath(root))
@@ -75,12 +126,34 @@ def verify(old: str, new: str, allowed: Optional[List[Tuple[int, int]]] = None) 
             warnings.simplefilter("ignore")
             ast.parse(new)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-        return f"internal error: the rewritten text does not parse ({exc}); file left unchanged"
+        return f"internal error: the rewritten text does not parse ({exc}); file left unchanged ({REPORT_HINT})"
     if allowed is not None:
         line = _outside_change(old, new, allowed)
         if line is not None:
-            return f"internal error: the rewrite changed line {line}, outside every rewritten statement; file left unchanged"
+            return (
+                f"LibCST cannot round-trip this file: line {line}, outside every rewritten statement, would "
+                "change; file left unchanged (port it by hand)"
+            )
+    if old.count("\f") != new.count("\f"):
+        return "LibCST cannot round-trip a form feed inside a rewritten statement; file left unchanged (port it by hand)"
     return None
+
+
+def keep_bytes(old: str, new: str) -> str:
+    """``new`` with the bytes LibCST's round trip loses put back where the line is otherwise unchanged:
+    a form feed at the start of a line, and a final lone ``\\r``."""
+    if old.endswith("\r") and not new.endswith(("\r", "\n")):
+        new += "\r"
+    if "\f" not in old or old.count("\f") == new.count("\f"):
+        return new
+    old_lines, new_lines = lines(old), lines(new)
+    matcher = difflib.SequenceMatcher(
+        None, [line.replace("\f", "") for line in old_lines], [line.replace("\f", "") for line in new_lines], autojunk=False
+    )
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            new_lines[j1:j2] = old_lines[i1:i2]
+    return "".join(new_lines)
 
 
 _ADDED_IMPORT = re.compile(
@@ -127,6 +200,29 @@ def for_file(settings: Settings, path: Path) -> Settings:
     return dataclasses.replace(settings, rules=frozenset(chosen - ignored))
 
 
+def _tree_depth(tree: ast.AST, limit: int) -> bool:
+    """Whether the syntax tree is deeper than ``limit``. Iterative (a deep tree must not blow this
+    stack), and without ``ast.iter_child_nodes`` or the ``ctx`` leaves: it runs on every parsed file."""
+    stack = [(tree, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, depth = pop()
+        if depth > limit:
+            return True
+        depth += 1
+        for name in node._fields:
+            if name == "ctx":
+                continue
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for item in value:
+                    if isinstance(item, ast.AST):
+                        push((item, depth))
+            elif isinstance(value, ast.AST):
+                push((value, depth))
+    return False
+
+
 def _bracket_depth(text: str) -> int:
     depth = deepest = 0
     for token in tokenize.generate_tokens(io.StringIO(text).readline):
@@ -139,7 +235,7 @@ def _bracket_depth(text: str) -> int:
     return deepest
 
 
-def too_deep(text: str) -> Optional[str]:
+def too_deep(text: str, max_nesting: int = MAX_NESTING) -> Optional[str]:
     """Why LibCST must not be given ``text`` (nesting that would crash its native parser), or None.
 
     CPython's parser guards its own stack, so it is asked first; only nesting errors are final here
@@ -148,7 +244,10 @@ def too_deep(text: str) -> Optional[str]:
     from accelport.codemod.statements import parse_ast
 
     try:
-        parse_ast(text)
+        tree = parse_ast(text)
+        # Every level of nesting takes at least a character: a shorter file cannot be too deep.
+        if len(text) > max_nesting and _tree_depth(tree, max_nesting):
+            return f"nested deeper than the limit ({max_nesting} syntax-tree levels: max-nesting); left unchanged"
     except SyntaxError as exc:
         if "nested" in str(exc.msg):
             return f"cannot parse: {exc.msg} (line {exc.lineno})"
@@ -175,8 +274,10 @@ def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     def target() -> None:
         try:
             box.append(_process(source, settings, mode))
+        except MemoryError:
+            box.append(Outcome(source.display, error="out of memory while processing; left unchanged"))
         except BaseException as exc:  # noqa: BLE001 - the contract: one outcome per file, never raise
-            box.append(Outcome(source.display, error=f"internal error: {type(exc).__name__}: {exc}"))
+            box.append(Outcome(source.display, error=f"internal error: {type(exc).__name__}: {exc} ({REPORT_HINT})"))
 
     previous = threading.stack_size()
     try:
@@ -196,10 +297,12 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     settings = for_file(settings, source.path)
     outcome = Outcome(source.display)
     try:
-        st = os.stat(source.path)
-        data = source.path.read_bytes()
+        st, data = read_bounded(source.path, settings.max_file_size)
     except OSError as exc:
         outcome.error = f"cannot read: {exc.strerror or exc}"
+        return outcome
+    except SourceError as exc:
+        outcome.error = str(exc)
         return outcome
     outcome.stamp = (st.st_size, st.st_mtime_ns, content_hash(data))
     try:
@@ -218,12 +321,19 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     from accelport.codemod.transform import applicable, transform_source
     from accelport.rules.registry import rules_for
 
-    if not notebook and applicable(decoded.text, rules_for(settings)):
-        outcome.error = too_deep(decoded.text)
+    triggered = notebook or bool(applicable(decoded.text, rules_for(settings)))
+    line = long_line(decoded.text, settings.max_line_length) if triggered else None
+    if line is not None:
+        outcome.error = f"line {line} is longer than the limit ({settings.max_line_length} characters: max-line-length); left unchanged"
+        return outcome
+    if triggered and not notebook:
+        outcome.error = too_deep(decoded.text, settings.max_nesting)
         if outcome.error is not None:
             return outcome
     transform = transform_notebook if notebook else transform_source
     result = transform(decoded.text, source.display, settings, want_fixes=mode is Mode.CHECK or settings.collect_sites)
+    if not notebook and mode is not Mode.CHECK:
+        result = _fixed_point(result, source.display, settings, rules_for(settings))
     outcome.error = result.error
     outcome.counts = result.counts
     outcome.findings = result.findings
@@ -231,12 +341,13 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     outcome.unused_suppressions = result.unused_suppressions
     if result.error is not None or not result.changed:
         return outcome
-    problem = None if notebook else verify(result.old_text, result.new_text, result.allowed_lines)
+    new_text = result.new_text if notebook else keep_bytes(result.old_text, result.new_text)
+    problem = None if notebook else verify(result.old_text, new_text, result.allowed_lines)
     if problem is not None:
         outcome.error = problem
         return outcome
     try:
-        new_data = decoded.encode(result.new_text)
+        new_data = decoded.encode(new_text)
     except UnicodeEncodeError as exc:
         outcome.error = f"the rewrite cannot be encoded as {decoded.encoding} ({exc.reason}); file left unchanged"
         return outcome
@@ -259,6 +370,39 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     return outcome
 
 
+def _fixed_point(first, display: str, settings: Settings, rules, passes: int = 2):
+    """``first`` carried on until a pass changes nothing, so that a second ``rewrite`` never does.
+
+    A rewrite can leave a site for the next pass (``(empty_cache.cuda())()``: the inner name is
+    ported, the outer ``.cuda()`` then is not). Another pass is made only when a line the rewrite
+    produced still holds a rule's trigger, which is rare. Sites a later pass finds again are not
+    reported twice; the lines it may touch are those of the first pass (``verify`` checks them).
+    """
+    from accelport.codemod.transform import transform_source
+
+    result = first
+    for _ in range(passes):
+        if result.error is not None or not result.changed:
+            return result
+        before = set(lines(result.old_text))
+        produced = "".join(line for line in lines(result.new_text) if line not in before)
+        if not any(trigger in produced for rule in rules for trigger in rule.TRIGGERS):
+            return result
+        again = transform_source(result.new_text, display, settings, want_fixes=settings.collect_sites)
+        if again.error is not None or not again.changed:
+            return result
+        seen = {(f.rule, f.snippet, f.message) for f in result.findings}
+        counts = dict(result.counts)
+        for rule, count in again.counts.items():
+            counts[rule] = counts.get(rule, 0) + count
+        result = dataclasses.replace(
+            result, new_text=again.new_text, counts=counts,
+            findings=result.findings + [f for f in again.findings if (f.rule, f.snippet, f.message) not in seen],
+            fixes=result.fixes + again.fixes,
+        )  # fmt: skip
+    return result
+
+
 def _process_star(args: Tuple[Source, Settings, Mode]) -> Outcome:
     return process(*args)
 
@@ -276,11 +420,14 @@ def run(
     With ``cache``, files whose outcome is cached (see ``codemod/cache.py``) are not processed; the
     parent alone reads and writes the cache. A progress bar is drawn on a terminal for long runs.
     """
+    if mode is Mode.WRITE:
+        # Temporary files of earlier runs that were killed before their rename (codemod/write.py).
+        remove_stale({Path(os.path.realpath(s.path)).parent for s in sources})
     store = Cache(settings, mode.value) if cache else None
     found: Dict[int, Outcome] = {}
     todo: List[Source] = []
     for index, source in enumerate(sources):
-        hit = store.lookup(source.display, source.path)[0] if store is not None else None
+        hit = outcome_from_data(source.display, store.lookup(source.display, source.path)[0]) if store is not None else None
         if hit is not None and (mode is not Mode.WRITE or (not hit.changed and hit.error is None)):
             found[index] = hit
         else:
@@ -293,7 +440,7 @@ def run(
             if outcome is None:
                 outcome = next(fresh)
                 if store is not None and outcome.error is None and outcome.stamp is not None and not outcome.written:
-                    store.store(outcome.display, outcome.stamp, outcome)
+                    store.store(outcome.display, outcome.stamp, outcome_data(outcome))
             outcomes.append(outcome)
             advance()
             if on_done is not None:
@@ -308,8 +455,12 @@ def iterate(sources: Sequence[Source], settings: Settings, mode: Mode, jobs: int
     if jobs <= 1 or len(work) <= 1:
         yield from map(_process_star, work)
         return
+    jobs = min(jobs, len(work), workers.cpus())
+    if jobs <= 1:
+        yield from map(_process_star, work)
+        return
     from concurrent.futures import ProcessPoolExecutor  # multiprocessing: only when a pool is used
 
     chunk = max(1, min(16, len(work) // (jobs * 4)))
-    with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=workers.die_with, initargs=(os.getpid(),)) as pool:
         yield from pool.map(_process_star, work, chunksize=chunk)

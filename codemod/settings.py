@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import FrozenSet, Optional, Tuple
 
+from accelport.codemod.source import MAX_FILE_SIZE, MAX_LINE_LENGTH, MAX_NESTING
+
 RUNTIME_MODULES = {
     "accelport": "accelport.accelerator_runtime",
     "deepspeed": "deepspeed.accelerator",
@@ -28,6 +30,10 @@ class Settings:
     mappings: Tuple[Tuple[str, str], ...] = ()
     # Also return every rewritten site (``FileResult.fixes``) outside ``check``: ``rewrite --report`` needs them.
     collect_sites: bool = False
+    # Over a limit a file is named and left byte-identical, before LibCST sees it (docs/safety.md).
+    max_file_size: int = MAX_FILE_SIZE
+    max_line_length: int = MAX_LINE_LENGTH
+    max_nesting: int = MAX_NESTING
 
     @property
     def runtime_module(self) -> str:

@@ -115,14 +115,14 @@ def test_no_cache_writes_nothing(tmp_path: Path, _cache_dir: Path) -> None:
     run(sources, Settings(), Mode.CHECK, cache=False)
     assert not _cache_dir.exists()
     run(sources, Settings(), Mode.CHECK, cache=True)
-    assert list(_cache_dir.glob("*.pickle"))
+    assert list(_cache_dir.glob("*.json"))
 
 
 def test_corrupt_cache_is_ignored(tmp_path: Path, _cache_dir: Path) -> None:
     sources, _ = discover([str(_tree(tmp_path))])
     cold = run(sources, Settings(), Mode.CHECK, cache=True)
-    for file in _cache_dir.glob("*.pickle"):
-        file.write_bytes(b"not a pickle")
+    for file in _cache_dir.glob("*.json"):
+        file.write_bytes(b"not json")
     assert _strip(run(sources, Settings(), Mode.CHECK, cache=True)) == _strip(cold)
 
 

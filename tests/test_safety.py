@@ -146,9 +146,16 @@ def test_empty_file_is_fine(work: Path) -> None:
 
 def test_deep_left_nested_expression_does_not_crash(work: Path) -> None:
     """A 3000-term ``a+a+...`` is legal Python nested 3000 levels deep in LibCST's tree; on the main
-    thread's stack it killed the process (segfault). It is processed like any other file."""
+    thread's stack it killed the process (segfault). Over the default nesting limit it is named and
+    left byte-identical; with the limit raised it is processed like any other file."""
     text = "import torch\nx = torch.randn(3).cuda()\ny = " + "+".join(["a"] * 3000) + "\n"
     write(work, {"deep.py": text, "other.py": CUDA})
+    proc = accelport("rewrite", ".", cwd=work)
+    assert proc.returncode == 123
+    assert "error: deep.py: nested deeper than the limit (1000 syntax-tree levels: max-nesting)" in proc.stderr
+    assert (work / "deep.py").read_text() == text
+    assert (work / "other.py").read_text() == CUDA_PORTED
+    write(work, {"pyproject.toml": "[tool.accelport]\nmax-nesting = 4000\n"})
     proc = accelport("rewrite", ".", cwd=work)
     assert proc.returncode == 0, proc.stderr
     assert (work / "deep.py").read_text() == text.replace(
@@ -156,7 +163,6 @@ def test_deep_left_nested_expression_does_not_crash(work: Path) -> None:
         "import torch\nfrom accelport.accelerator_runtime import get_accelerator\n"
         "x = torch.randn(3).to(get_accelerator().device_name())",
     )
-    assert (work / "other.py").read_text() == CUDA_PORTED
 
 
 def _source(path: Path):
@@ -169,14 +175,14 @@ def test_unreadable_file_is_reported_and_left(work: Path, monkeypatch: pytest.Mo
     # Simulated: as root, chmod 000 does not stop reads.
     write(work, {"locked.py": CUDA})
     target = work / "locked.py"
-    real = Path.read_bytes
+    real = os.open
 
-    def read_bytes(self: Path) -> bytes:
-        if self.name == "locked.py":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
+    def open_(path, *args, **kwargs):
+        if os.fspath(path).endswith("locked.py"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(Path, "read_bytes", read_bytes)
+    monkeypatch.setattr(os, "open", open_)
     outcome = process(_source(target), Settings(), Mode.WRITE)
     assert outcome.error == "cannot read: Permission denied"
     assert not outcome.written
@@ -227,7 +233,7 @@ def test_an_exception_inside_processing_becomes_an_error_not_a_crash(work: Path,
 
     monkeypatch.setattr(transform_mod, "transform_source", boom)
     outcome = process(_source(work / "a.py"), Settings(), Mode.WRITE)
-    assert outcome.error == "internal error: RuntimeError: boom"
+    assert outcome.error == "internal error: RuntimeError: boom (a bug in accelport: please report it with the file)"
     assert (work / "a.py").read_text() == CUDA
 
 
