@@ -59,6 +59,9 @@ class Outcome:
     unused_suppressions: List[Tuple[int, str]] = field(default_factory=list)
     # (size, mtime_ns taken before the read, sha256 of the bytes read): what the cache keys on.
     stamp: Optional[Tuple[int, int, str]] = None
+    # A ``--diff`` outcome that is also exactly what ``check`` would find (one pass, fixes collected):
+    # the run stores it for ``check`` too, so a check right after a diff comes from the cache.
+    as_check: bool = False
 
 
 _FINDING_TYPES = tuple((f.name, f.type) for f in dataclasses.fields(Finding))
@@ -295,7 +298,7 @@ def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
 
 def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     settings = for_file(settings, source.path)
-    outcome = Outcome(source.display)
+    outcome = Outcome(source.display, as_check=mode is Mode.DIFF)
     try:
         st, data = read_bounded(source.path, settings.max_file_size)
     except OSError as exc:
@@ -331,9 +334,12 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
         if outcome.error is not None:
             return outcome
     transform = transform_notebook if notebook else transform_source
-    result = transform(decoded.text, source.display, settings, want_fixes=mode is Mode.CHECK or settings.collect_sites)
+    # --diff collects the rewritten sites too: its outcome then serves a later `check` (run()).
+    want_fixes = mode is not Mode.WRITE or settings.collect_sites
+    first = result = transform(decoded.text, source.display, settings, want_fixes=want_fixes)
     if not notebook and mode is not Mode.CHECK:
         result = _fixed_point(result, source.display, settings, rules_for(settings))
+    outcome.as_check = mode is Mode.DIFF and result is first
     outcome.error = result.error
     outcome.counts = result.counts
     outcome.findings = result.findings
@@ -424,6 +430,7 @@ def run(
         # Temporary files of earlier runs that were killed before their rename (codemod/write.py).
         remove_stale({Path(os.path.realpath(s.path)).parent for s in sources})
     store = Cache(settings, mode.value) if cache else None
+    check_store = Cache(settings, Mode.CHECK.value) if cache and mode is Mode.DIFF else None
     found: Dict[int, Outcome] = {}
     todo: List[Source] = []
     for index, source in enumerate(sources):
@@ -441,12 +448,15 @@ def run(
                 outcome = next(fresh)
                 if store is not None and outcome.error is None and outcome.stamp is not None and not outcome.written:
                     store.store(outcome.display, outcome.stamp, outcome_data(outcome))
+                    if check_store is not None and outcome.as_check:
+                        check_store.store(outcome.display, outcome.stamp, outcome_data(dataclasses.replace(outcome, diff=b"")))
             outcomes.append(outcome)
             advance()
             if on_done is not None:
                 on_done(outcome)
-    if store is not None:
-        store.save()
+    for used in (store, check_store):
+        if used is not None:
+            used.save()
     return outcomes
 
 

@@ -141,3 +141,30 @@ def test_warm_check_never_imports_libcst(tmp_path: Path, _cache_dir: Path) -> No
     assert [r.returncode for r in runs] == [1, 1]
     assert runs[0].stdout == runs[1].stdout and "a.py:3:1" in runs[0].stdout
     assert "libcst loaded: True" in runs[0].stderr and "libcst loaded: False" in runs[1].stderr
+
+
+def test_check_after_a_diff_comes_from_the_cache_and_answers_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rewrite --diff` in CI, then `check`: the check must not transform the same files again."""
+    sources, _ = discover([str(_tree(tmp_path))])
+    fresh = run(sources, Settings(), Mode.CHECK, cache=False)
+    run(sources, Settings(), Mode.DIFF, cache=True)
+    seen = _counting(monkeypatch)
+    warm = run(sources, Settings(), Mode.CHECK, cache=True)
+    assert seen == []
+    assert [(o.display, o.changed, o.counts, o.findings, o.fixes, o.error) for o in warm] == [
+        (o.display, o.changed, o.counts, o.findings, o.fixes, o.error) for o in fresh
+    ]
+    assert all(o.diff == b"" for o in warm)
+
+
+def test_a_diff_that_needed_a_second_pass_is_not_served_to_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fixed-point pass finds sites in the rewritten text: check must see the file's own sites."""
+    root = tmp_path / "src"
+    root.mkdir()
+    (root / "odd.py").write_text("from torch.cuda import empty_cache\n\n(empty_cache.cuda())()\n")
+    sources, _ = discover([str(root)])
+    [diff] = run(sources, Settings(), Mode.DIFF, cache=True)
+    assert diff.changed
+    seen = _counting(monkeypatch)
+    run(sources, Settings(), Mode.CHECK, cache=True)
+    assert seen == ["odd.py"] or seen == [sources[0].display]
