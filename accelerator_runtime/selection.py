@@ -288,21 +288,28 @@ def survey() -> List[Candidate]:
     return candidates
 
 
-def describe() -> str:
-    """What ``accelport info`` prints: the choice, why, and every candidate's status."""
+def describe_status() -> Tuple[str, bool]:
+    """What ``accelport info`` prints (the choice, why, every candidate's status), and whether the
+    choice could be made."""
     import torch
 
     lines = []
+    ok = True
     try:
         chosen = get_accelerator()
         lines.append(f"accelerator: {chosen.name()} ({type(chosen).__name__})")
         lines.append(f"why: {reason()}")
     except (UnknownAccelerator, UnavailableAccelerator) as exc:
+        ok = False
         lines.append("accelerator: none")
         lines.append(f"error: {exc}")
     lines.append(f"torch: {torch.__version__}")
-    lines.append("candidates, in detection order after the environment variables:")
+    lines.append("candidates (registered backends, then the device table):")
     for candidate in survey():
         mark = "yes" if candidate.available else "no "
-        lines.append(f"  {mark} {candidate.name:<8} {candidate.source}: {candidate.status}")
-    return "\n".join(lines)
+        lines.append(f"  {mark} {candidate.name:<9} {candidate.source}: {candidate.status}")
+    return "\n".join(lines), ok
+
+
+def describe() -> str:
+    return describe_status()[0]

@@ -501,17 +501,24 @@ class TorchAccelerator(CommonMethods, Accelerator):
             "run eagerly or use torch.compile"
         )
 
-    def create_graph(self) -> Any:
+    def _graph_class(self) -> Any:
         name = self._facts.graph_class
         graph_class = getattr(self._mod, name, None) if name and not self._host else None
         if graph_class is None and not self._host and _current_accelerator_type() == self._name:
             graph_class = getattr(torch.accelerator, "Graph", None)
+        return graph_class
+
+    def create_graph(self) -> Any:
+        graph_class = self._graph_class()
         if graph_class is None:
             raise self._no_graphs()
-        return graph_class()
+        try:
+            return graph_class()
+        except RuntimeError as exc:  # torch.accelerator.Graph on a device whose backend has no graphs
+            raise NotImplementedError(f"{self._no_graphs()} ({exc})") from None
 
     def capture_to_graph(self, graph: Any, pool: Any = None, stream: Any = None) -> ContextManager[Any]:
-        if self._host:
+        if self._graph_class() is None:
             raise self._no_graphs()
         capture = getattr(self._mod, "graph", None)
         if capture is not None:
@@ -521,16 +528,26 @@ class TorchAccelerator(CommonMethods, Accelerator):
         raise self._no_graphs()
 
     def replay_graph(self, graph: Any) -> None:
-        if self._host:
-            raise self._no_graphs()
-        graph.replay()
+        replay = getattr(graph, "replay", None)
+        if replay is None:  # no graph was made: say why there is none rather than fail on None.replay
+            raise self._no_graphs() if self._graph_class() is None else NotImplementedError(
+                f"{self._name}: {graph!r} is not a device graph; make one with create_graph()"
+            )
+        replay()
 
     # -- tensors --------------------------------------------------------------------------
     def pin_memory(self, tensor: torch.Tensor, align_bytes: int = 1) -> torch.Tensor:
         # Pinning needs a device to transfer to; a CPU-only build raises on tensor.pin_memory().
         if self._host and not _any_accelerator():
             return tensor
-        return tensor.pin_memory()
+        try:
+            return tensor.pin_memory()
+        except (RuntimeError, NotImplementedError) as exc:
+            if self._host:  # pinning only speeds up copies to a device: the host tensor itself serves
+                return tensor
+            raise NotImplementedError(
+                f"{self._name}: torch cannot pin host memory for this device here ({exc}); pass pin_memory=False"
+            ) from None
 
     def is_pinned(self, tensor: torch.Tensor) -> bool:
         try:

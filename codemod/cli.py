@@ -200,6 +200,16 @@ def explain_command(name: str = typer.Argument(..., help="An API (torch.cuda.syn
         typer.echo(line)
 
 
+@app.command("info")
+def info() -> None:
+    """Which accelerator get_accelerator() picks here, why, and each candidate's status (needs torch)."""
+    from accelport.accelerator_runtime import selection  # imports torch: only when this command runs
+
+    text, ok = selection.describe_status()
+    typer.echo(text)
+    raise typer.Exit(EXIT_OK if ok else EXIT_USAGE)
+
+
 @app.command("rules")
 def list_rules() -> None:
     """List every rule: name, code, whether it fixes or only reports, on by default, summary."""
