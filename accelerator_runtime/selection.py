@@ -225,7 +225,13 @@ def _detect() -> Tuple[Accelerator, str]:
     _import_installed_providers()
     device_type = _torch_current()
     if device_type is not None and device_type != "cpu":
-        return create(device_type), f"torch.accelerator.current_accelerator() is {device_type}"
+        from accelport.accelerator_runtime.torch_accelerator import unavailable_reason
+
+        # torch names the accelerator it was built for (a CUDA build on a machine without a GPU too).
+        missing = unavailable_reason(device_type)
+        if missing is None:
+            return create(device_type), f"torch.accelerator.current_accelerator() is {device_type}"
+        return create("cpu"), f"torch's accelerator {device_type} cannot run here ({missing}): the CPU"
     return create("cpu"), "no environment variable, registered backend or torch accelerator: the CPU"
 
 
