@@ -89,10 +89,15 @@ setup() {
   for candidate in "${PYTHON:-}" python3 python; do
     [ -n "$candidate" ] || continue
     command -v "$candidate" >/dev/null 2>&1 || continue
-    if [ "$DRY_RUN" = 1 ] || has_cuda_torch "$candidate"; then base="$candidate"; break; fi
+    if [ "$DRY_RUN" = 1 ]; then
+      "$candidate" -c 'import torch, accelport' >/dev/null 2>&1 && { base="$candidate"; break; }
+    elif has_cuda_torch "$candidate"; then
+      base="$candidate"; break
+    fi
   done
   if [ "$DRY_RUN" = 1 ]; then
-    PY="$(command -v "${base:-python3}")"
+    [ -n "$base" ] || { SETUP_NOTE="dry run: no python here imports torch and accelport (set PYTHON)"; return 1; }
+    PY="$(command -v "$base")"
     SETUP_NOTE="dry run: $PY as it is, nothing installed"
     return 0
   fi
