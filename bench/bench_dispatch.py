@@ -89,7 +89,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     if args.stub:
         for accelerator in accelerators:
             stub(accelerator.name())
-    labels = [f"{type(a).__name__}({a.name()})" for a in accelerators]
+    specs = args.accelerator or [""]
+    labels = [spec if ".py:" in spec else f"{type(a).__name__}({a.name()})" for spec, a in zip(specs, accelerators)]
     results = [measure(a, args.number, args.repeat) for a in accelerators]
 
     def cell(value: Optional[float]) -> str:
