@@ -70,6 +70,12 @@ class CommonMethods:
     _compile_backend: Optional[str]
     COMPILE_BACKENDS: Tuple[str, ...] = ("inductor", "eager", "aot_eager")
 
+    def is_pinned(self, tensor: torch.Tensor) -> bool:
+        try:
+            return bool(tensor.is_pinned())
+        except RuntimeError:  # a CPU-only build cannot tell: nothing is pinned there
+            return False
+
     def op_builder_dir(self) -> str:
         return builders.OP_BUILDER_PACKAGE
 

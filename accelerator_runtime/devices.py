@@ -12,6 +12,7 @@ Importing this module imports nothing heavy (no torch).
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from typing import Dict, Optional, Tuple
 
 # How fp16/bf16 support is found out, in the order of the cheapest reliable source:
@@ -174,3 +175,11 @@ def generic(device_type: str) -> DeviceFacts:
 
 def facts_for(device_type: str) -> DeviceFacts:
     return DEVICES.get(device_type) or generic(device_type)
+
+
+def findable(module: str) -> bool:
+    """Whether the top-level package of ``module`` is installed, found without importing it."""
+    try:
+        return importlib.util.find_spec(module.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        return False

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.util
 import inspect
 import os
 import threading
@@ -164,9 +163,9 @@ def probe_entry_point(entry: metadata.EntryPoint) -> Tuple[bool, str]:
         if probe is not None:
             ok = bool(probe.load()())
             return ok, "its probe says available" if ok else "its probe says not available"
-        root = entry.value.split(":")[0].split(".")[0]
-        if importlib.util.find_spec(root) is None:
-            return False, f"module {root} is not installed"
+        module = entry.value.split(":")[0]
+        if not devices.findable(module):
+            return False, f"module {module} is not installed"
         loaded = entry.load()
         instance = loaded() if inspect.isclass(loaded) else loaded
         ok = bool(instance.is_available())
@@ -182,11 +181,7 @@ def _import_installed_providers() -> Dict[str, str]:
     for facts in devices.DEVICES.values():
         if facts.provider is None:
             continue
-        try:
-            found = importlib.util.find_spec(facts.provider.split(".")[0]) is not None
-        except (ImportError, ValueError):
-            found = False
-        if not found:
+        if not devices.findable(facts.provider):
             statuses[facts.device_type] = f"{facts.provider} not installed"
             continue
         try:

@@ -13,9 +13,7 @@ resolved at construction, so building one touches no device and sees members a v
 
 from __future__ import annotations
 
-import functools
 import importlib
-import importlib.util
 from typing import Any, Callable, ContextManager, Dict, List, Optional
 
 import torch
@@ -60,16 +58,6 @@ _NO_FALLBACK = {
 }
 
 
-def _provider_importable(facts: devices.DeviceFacts) -> bool:
-    """Whether the package that registers the device is installed, found without importing it."""
-    if facts.provider is None:
-        return True
-    try:
-        return importlib.util.find_spec(facts.provider.split(".")[0]) is not None
-    except (ImportError, ValueError):
-        return False
-
-
 def device_module(device_type: str) -> Any:
     """``torch.<device_type>``, importing the vendor package that registers it first when the table names
     one and it is installed; raises UnavailableAccelerator saying what to install when there is none."""
@@ -83,7 +71,7 @@ def _find_module(device_type: str) -> tuple:
     """(device module, None), or (None, what is missing)."""
     facts = devices.facts_for(device_type)
     if facts.provider is not None:
-        if not _provider_importable(facts):
+        if not devices.findable(facts.provider):
             return None, f"needs {facts.install}; {facts.provider} is not installed"
         try:
             importlib.import_module(facts.provider)
@@ -187,7 +175,7 @@ class TorchAccelerator(CommonMethods, Accelerator):
 
     def communication_backend_name(self) -> str:
         facts = self._facts
-        if facts.communication_backend_with is not None and _installed(facts.communication_backend_with[0]):
+        if facts.communication_backend_with is not None and devices.findable(facts.communication_backend_with[0]):
             return facts.communication_backend_with[1]
         if facts.communication_backend is None:
             raise NotImplementedError(
@@ -549,12 +537,6 @@ class TorchAccelerator(CommonMethods, Accelerator):
                 f"{self._name}: torch cannot pin host memory for this device here ({exc}); pass pin_memory=False"
             ) from None
 
-    def is_pinned(self, tensor: torch.Tensor) -> bool:
-        try:
-            return bool(tensor.is_pinned())
-        except RuntimeError:
-            return False
-
     def on_accelerator(self, tensor: torch.Tensor) -> bool:
         return tensor.device.type == self._name
 
@@ -568,14 +550,6 @@ class TorchAccelerator(CommonMethods, Accelerator):
     def set_visible_devices_envs(self, current_env: Dict[str, str], local_accelerator_ids: List[int]) -> None:
         for name in self.visible_devices_envs():
             current_env[name] = ",".join(str(i) for i in local_accelerator_ids)
-
-
-@functools.lru_cache(maxsize=None)
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 def _any_accelerator() -> bool:

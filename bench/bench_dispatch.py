@@ -52,7 +52,7 @@ def best(statement: str, number: int, repeat: int) -> Optional[float]:
     scope = {"get_accelerator": get_accelerator, "torch": torch}
     try:
         exec(statement, scope)  # noqa: S102 - fixed statements from this file
-    except Exception as exc:  # noqa: BLE001 - report, do not time, what cannot run here
+    except Exception:  # noqa: BLE001 - report, do not time, what cannot run here
         return None
     return min(timeit.repeat(statement, globals=scope, number=number, repeat=repeat)) / number * 1e9
 
