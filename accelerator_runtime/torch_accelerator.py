@@ -75,8 +75,8 @@ def _find_module(device_type: str) -> tuple:
             return None, f"needs {facts.install}; {facts.provider} is not installed"
         try:
             importlib.import_module(facts.provider)
-        except ImportError as exc:
-            return None, f"importing {facts.provider} failed ({exc}); needs {facts.install}"
+        except Exception as exc:  # noqa: BLE001 - vendor packages fail with OSError/RuntimeError too (no driver)
+            return None, f"importing {facts.provider} failed ({type(exc).__name__}: {exc}); needs {facts.install}"
     get = getattr(torch, "get_device_module", None)
     try:
         if get is not None:
@@ -126,8 +126,8 @@ class TorchAccelerator(CommonMethods, Accelerator):
         self._name = device_type
         self._facts = devices.facts_for(device_type)
         self._host = self._facts.host
-        self._memory: Optional[MemoryTracker] = MemoryTracker() if self._host else None
-        self._mod: Any = host_device_module(self._memory) if self._memory else device_module(device_type)
+        # The host has no device module worth the name (torch.cpu lacks RNG, memory and timing members).
+        self._mod: Any = host_device_module(MemoryTracker()) if self._host else device_module(device_type)
         self._compile_backend = self._facts.compile_backends[0]
         self.COMPILE_BACKENDS = self._facts.compile_backends
         self._amp = Amp(device_type, getattr(torch, self._facts.amp_dtype))
