@@ -14,7 +14,7 @@ from accelport.codemod import config as config_mod
 from accelport.codemod import report
 from accelport.codemod.cli import (
     CONFIG, EXCLUDE, EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_USAGE, EXTEND_EXCLUDE, FORCE_EXCLUDE, IGNORE, JOBS,
-    NO_CACHE, PATHS, RUNTIME, SELECT, TARGET, _jobs, _settings, _sources, app,
+    NO_CACHE, PATHS, RUNTIME, SELECT, TARGET, COLOR, _jobs, _painters, _settings, _sources, app,
 )  # fmt: skip
 from accelport.codemod.results import ORDER
 from accelport.codemod.runner import Mode, run
@@ -28,12 +28,12 @@ class Format(str, Enum):
     sarif = "sarif"
 
 
-@app.command()
+@app.command(short_help="Report CUDA-specific sites; exit 1 if there is any.")
 def check(
     paths: Optional[List[str]] = PATHS,
-    output_format: Format = typer.Option(Format.text, "--output-format", help="text, json, github (workflow annotations) or sarif (2.1.0)."),
+    output_format: Format = typer.Option(Format.text, "--output-format", help="Print findings as text, json, github (workflow annotations) or sarif (2.1.0)."),
     statistics: bool = typer.Option(False, "--statistics", help="Print counts per rule instead of each site."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", help="Only findings not recorded in this file fail."),
+    baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="FILE", help="Only findings not recorded in this file fail."),
     update_baseline: bool = typer.Option(False, "--update-baseline", help="Record today's findings in --baseline and pass."),
     report_unused: bool = typer.Option(False, "--report-unused-suppressions", help="Also report suppression comments that silence nothing."),
     runtime: Optional[str] = RUNTIME,
@@ -46,9 +46,12 @@ def check(
     jobs: Optional[int] = JOBS,
     config: Optional[Path] = CONFIG,
     no_cache: bool = NO_CACHE,
+    color: str = COLOR,
 ) -> None:
-    """Report every CUDA-specific site (fixable ones marked [*]); exit 1 if there is any."""
+    """Report every CUDA-specific site in the files and folders named (fixable ones marked [*]); exit 1 if
+    there is any."""
     paths = paths or []
+    out, err = _painters(color)
     if update_baseline and baseline is None:
         typer.echo("accelport: --update-baseline needs --baseline FILE", err=True)
         raise typer.Exit(EXIT_USAGE)
@@ -69,10 +72,12 @@ def check(
         except (baseline_mod.BaselineError, OSError) as exc:
             typer.echo(f"accelport: {exc}", err=True)
             raise typer.Exit(EXIT_USAGE)
-    _emit(sites, output_format, statistics)
+    _emit(sites, output_format, statistics, out, err)
     for line in report.errors(outcomes) + missing:
-        typer.echo(line, err=True)
-    if missing or any(o.error for o in outcomes):
+        typer.echo(err.line(line), err=True, color=err.on)
+    if missing:
+        raise typer.Exit(EXIT_USAGE)
+    if any(o.error for o in outcomes):
         raise typer.Exit(EXIT_ERROR)
     raise typer.Exit(EXIT_FOUND if sites else EXIT_OK)
 
@@ -94,10 +99,14 @@ def _unused(outcomes, active) -> list:
     ]
 
 
-def _emit(sites, output_format: Format, statistics: bool) -> None:
+def _emit(sites, output_format: Format, statistics: bool, out, err) -> None:
     if statistics:
-        for line in report.statistics(sites):
-            sys.stdout.write(line + "\n")
+        lines = report.statistics(sites)
+        if sites:
+            fixable = sum(1 for s in sites if s.fixable)
+            lines.append(f"{len(sites):6d}  total ({fixable} fixable with `accelport rewrite`)")
+        for line in lines:
+            sys.stdout.write(out.statistic(line) + "\n")
         return
     if output_format is Format.json:
         sys.stdout.write(report.as_json(sites))
@@ -106,11 +115,9 @@ def _emit(sites, output_format: Format, statistics: bool) -> None:
     elif output_format is Format.sarif:
         sys.stdout.write(report.as_sarif(sites, registry.ALL_RULES))
     else:
-        sys.stdout.write(report.as_text(sites))
+        text = report.as_text(sites)
+        sys.stdout.write("".join(out.line(line) + "\n" for line in text.splitlines()) if out.on else text)
         if sites:
             fixable = sum(1 for s in sites if s.fixable)
-            typer.echo(
-                f"{len(sites)} CUDA-specific site{'s' if len(sites) != 1 else ''} "
-                f"({fixable} fixable with `accelport rewrite`)",
-                err=True,
-            )
+            summary = f"{len(sites)} CUDA-specific site{'s' if len(sites) != 1 else ''} ({fixable} fixable with `accelport rewrite`)"
+            typer.echo(err.heading(summary), err=True, color=err.on)

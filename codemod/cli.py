@@ -3,7 +3,7 @@
 Exit codes (also in the README):
   0    nothing left to do
   1    files would change (``--diff``/``--check``), or sites need manual attention, or ``check`` found sites
-  2    bad usage or configuration
+  2    bad usage or configuration, or a path that does not exist (the others are still processed)
   123  a file could not be processed (it is named; every other file was still processed)
 """
 
@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional
 import typer
 
 from accelport import __version__
+from accelport.codemod import colour
 from accelport.codemod import config as config_mod
 from accelport.codemod import porting_report, report
 from accelport.codemod.discovery import compile_patterns, discover
@@ -28,9 +29,19 @@ EXIT_OK, EXIT_FOUND, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 123
 
 app = typer.Typer(
     add_completion=False,
+    # Plain help, as ruff's: rich markup would swallow "[tool.accelport]" and tag every option
+    # with its Python type ("<bool>", "<list[str]>").
+    rich_markup_mode=None,
     no_args_is_help=True,
     help="Port CUDA-only PyTorch code to accelerator-agnostic get_accelerator() calls, and keep it ported.",
 )
+
+
+def _painters(mode: str) -> tuple:
+    """Painters for stdout and stderr (``codemod/colour.py``); a bad ``--color`` is a usage error."""
+    if mode not in colour.MODES:
+        _fail(f"--color must be one of {', '.join(colour.MODES)}, not {mode!r}")
+    return colour.Painter(colour.enabled(mode, sys.stdout)), colour.Painter(colour.enabled(mode, sys.stderr))
 
 
 def _split(values: Optional[List[str]]) -> List[str]:
@@ -105,20 +116,25 @@ def _sources(paths: List[str], pattern, force: bool, root: Optional[Path] = None
     return sources, [f"error: {path}: {reason}" for path, reason in missing]
 
 
-PATHS = typer.Argument(None, help="Files and folders to process.")
-SELECT = typer.Option(None, "--select", help="Only these rules (names or codes, comma-separated; ALL for every rule).")
-IGNORE = typer.Option(None, "--ignore", help="Skip these rules (names or codes, comma-separated).")
-EXCLUDE = typer.Option(None, "--exclude", help="Regex of paths to skip (replaces the config's exclude).")
-EXTEND_EXCLUDE = typer.Option(None, "--extend-exclude", help="Regex of paths to skip, added to the excludes.")
-FORCE_EXCLUDE = typer.Option(None, "--force-exclude/--no-force-exclude", help="Apply excludes to files named explicitly too (for pre-commit).")
-JOBS = typer.Option(None, "--jobs", "-j", help="Worker processes (default: all cores).")
-CONFIG = typer.Option(None, "--config", help="pyproject.toml to read [tool.accelport] from (default: nearest upward).")
+# Arguments are described in each command's docstring: typer would print them with a type tag.
+PATHS = typer.Argument(None, metavar="PATH", hidden=True)
+SELECT = typer.Option(None, "--select", metavar="RULES", help="Only these rules (names or codes, comma-separated; ALL for every rule).")
+IGNORE = typer.Option(None, "--ignore", metavar="RULES", help="Skip these rules (names or codes, comma-separated).")
+EXCLUDE = typer.Option(None, "--exclude", metavar="REGEX", help="Skip paths matching this regex (replaces the configured excludes).")
+EXTEND_EXCLUDE = typer.Option(None, "--extend-exclude", metavar="REGEX", help="Also skip paths matching this regex.")
+FORCE_EXCLUDE = typer.Option(None, "--force-exclude/--no-force-exclude", help="Apply the excludes to files named on the command line too, as pre-commit needs.")
+JOBS = typer.Option(None, "--jobs", "-j", metavar="N", help="Number of worker processes (default: one per core).")
+CONFIG = typer.Option(None, "--config", metavar="FILE", help="Read [tool.accelport] from this pyproject.toml (default: the nearest one upward).")
 NO_CACHE = typer.Option(False, "--no-cache", help="Neither read nor write the cache of per-file results.")
-RUNTIME = typer.Option(None, "--runtime", help="Where get_accelerator comes from: accelport or deepspeed.")
-TARGET = typer.Option(None, "--target", help="accelerator (get_accelerator() calls) or torch (PyTorch's own API where exact).")
+RUNTIME = typer.Option(None, "--runtime", metavar="accelport|deepspeed", help="Import get_accelerator from accelport's runtime (default) or from DeepSpeed.")
+COLOR = typer.Option(
+    "auto", "--color", metavar="auto|always|never",
+    help="Colour the output: auto (on a terminal, unless NO_COLOR is set), always or never.",
+)  # fmt: skip
+TARGET = typer.Option(None, "--target", metavar="accelerator|torch", help="Emit get_accelerator() calls (default) or PyTorch's own device API where it is exact.")
 
 
-@app.command()
+@app.command(short_help="Port CUDA-specific code in place, or print the diff.")
 def rewrite(
     paths: Optional[List[str]] = PATHS,
     diff: bool = typer.Option(False, "--diff", help="Print a unified diff on stdout; write nothing."),
@@ -134,10 +150,13 @@ def rewrite(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only errors and findings."),
     config: Optional[Path] = CONFIG,
     no_cache: bool = NO_CACHE,
-    report_path: Optional[Path] = typer.Option(None, "--report", help="Write a porting report (per rule: ported, with a caveat, unported) to FILE.json or FILE.md."),
+    color: str = COLOR,
+    report_path: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Write a porting report (per rule: ported, with a caveat, unported) to FILE.json or FILE.md."),
 ) -> None:
-    """Rewrite CUDA-specific code in place (or show the diff), and list what needs a human."""
+    """Rewrite CUDA-specific code in the files and folders named (or show the diff), and list what needs
+    a human."""
     paths = paths or []
+    out, err = _painters(color)
     settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
     sources, missing = _sources(paths, pattern, force, table.get(config_mod.ROOT))
     mode = Mode.DIFF if diff or check else Mode.WRITE
@@ -149,7 +168,7 @@ def rewrite(
     if diff:
         # Bytes as they are on disk (any encoding, BOM, CRLF), so that `git apply` reproduces the rewrite.
         sys.stdout.flush()
-        sys.stdout.buffer.write(b"".join(o.diff for o in outcomes))
+        sys.stdout.buffer.write(out.diff(b"".join(o.diff for o in outcomes)))
         sys.stdout.buffer.flush()
     elif check:
         for outcome in outcomes:
@@ -160,13 +179,15 @@ def rewrite(
     lines = report.rewrite_summary(outcomes, verb) + missing
     if quiet:
         lines = [line for line in lines if line.startswith("error:") or ": " in line and not line.startswith(" ")]
-    for line in lines:
-        typer.echo(line, err=True)
+    for index, line in enumerate(lines):
+        typer.echo(err.heading(line) if index == 0 and not quiet else err.line(line), err=True, color=err.on)
     raise typer.Exit(_rewrite_exit(outcomes, missing, diff or check))
 
 
 def _rewrite_exit(outcomes: List[Outcome], missing: List[str], dry: bool) -> int:
-    if missing or any(o.error for o in outcomes):
+    if missing:  # a mistyped path is a usage error, as in ruff; the files that exist were still processed
+        return EXIT_USAGE
+    if any(o.error for o in outcomes):
         return EXIT_ERROR
     if dry and any(o.changed for o in outcomes):
         return EXIT_FOUND
@@ -177,6 +198,7 @@ def _rewrite_exit(outcomes: List[Outcome], missing: List[str], dry: bool) -> int
 
 @app.command(
     "launch",
+    short_help="Run a training script under torchrun, with CPU core binding.",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
 )
@@ -187,9 +209,10 @@ def launch(ctx: typer.Context) -> None:
     raise typer.Exit(launch_mod.main(ctx.args))
 
 
-@app.command("explain")
-def explain_command(name: str = typer.Argument(..., help="An API (torch.cuda.synchronize), a device string (cuda:0) or a rule (current-device, AP103).")) -> None:
-    """Say what accelport does with an API, a device string or a rule, and why (codemod/explain.py)."""
+@app.command("explain", short_help="Say what accelport does with an API, a device string or a rule.")
+def explain_command(name: str = typer.Argument(..., metavar="NAME", hidden=True)) -> None:
+    """Say what accelport does with NAME, and why: an API (torch.cuda.synchronize), a device string
+    (cuda:0) or a rule (current-device, AP103)."""
     from accelport.codemod import explain as explain_mod
 
     try:
@@ -200,7 +223,7 @@ def explain_command(name: str = typer.Argument(..., help="An API (torch.cuda.syn
         typer.echo(line)
 
 
-@app.command("info")
+@app.command("info", short_help="Which accelerator get_accelerator() picks here, and why.")
 def info() -> None:
     """Which accelerator get_accelerator() picks here, why, and each candidate's status (needs torch)."""
     from accelport.accelerator_runtime import selection  # imports torch: only when this command runs
@@ -210,13 +233,14 @@ def info() -> None:
     raise typer.Exit(EXIT_OK if ok else EXIT_USAGE)
 
 
-@app.command("rules")
-def list_rules() -> None:
+@app.command("rules", short_help="List every rule with its code and summary.")
+def list_rules(color: str = COLOR) -> None:
     """List every rule: name, code, whether it fixes or only reports, on by default, summary."""
+    out, _ = _painters(color)
     for rule in sorted(registry.ALL_RULES, key=lambda r: r.CODE):
         kind = "fix" if rule.FIXES else "report"
         default = "" if rule.DEFAULT else " (off by default)"
-        typer.echo(f"{rule.CODE}  {rule.NAME:20s} {kind:6s} {rule.summary()}{default}")
+        typer.echo(out.rule_row(f"{rule.CODE}  {rule.NAME:20s} {kind:6s} {rule.summary()}{default}"), color=out.on)
 
 
 def main() -> None:

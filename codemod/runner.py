@@ -12,20 +12,22 @@ import re
 import threading
 import tokenize
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
+from accelport.codemod import suppress
 from accelport.codemod.cache import Cache, content_hash
 from accelport.codemod.diff import lines, unified_diff
 from accelport.codemod.discovery import Source
 from accelport.codemod.progress import progress
+from accelport.codemod.relocate import relocate
 from accelport.codemod.results import Finding
 from accelport.codemod.settings import Settings
 from accelport.codemod.source import SourceError, decode
 from accelport.codemod.write import WriteError, digest, write_atomic
+from accelport.rules.registry import may_match
 
 # LibCST's parser and visitors recurse once per nesting level; deep (legal) expressions overflow the
 # 8 MiB main-thread stack and kill the process. Each file is processed on a thread with this stack.
@@ -189,11 +191,6 @@ def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
 
 
 def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
-    # Here, not at the top: a run whose every file is cached never imports LibCST.
-    from accelport.codemod.notebook import transform_notebook
-    from accelport.codemod.transform import applicable, transform_source
-    from accelport.rules.registry import rules_for
-
     settings = for_file(settings, source.path)
     outcome = Outcome(source.display)
     try:
@@ -209,6 +206,16 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
         outcome.error = str(exc)
         return outcome
     notebook = source.path.suffix == ".ipynb"  # ported cell by cell: codemod/notebook.py
+    if not notebook and not may_match(decoded.text, settings):
+        # No rule can match: answered without importing the rules or LibCST (most files a hook sees).
+        markers = suppress.parse(decoded.text)
+        outcome.unused_suppressions = markers.unused() if markers else []
+        return outcome
+    # Here, not at the top: a run whose every file is cached or trigger-free never imports LibCST.
+    from accelport.codemod.notebook import transform_notebook
+    from accelport.codemod.transform import applicable, transform_source
+    from accelport.rules.registry import rules_for
+
     if not notebook and applicable(decoded.text, rules_for(settings)):
         outcome.error = too_deep(decoded.text)
         if outcome.error is not None:
@@ -244,6 +251,9 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
             outcome.error = str(exc)
             return outcome
         outcome.written = True
+        if not notebook:  # what needs a human is found where it now is on disk
+            outcome.findings = relocate(result.findings, result.old_text, result.new_text)
+            outcome.fixes = relocate(result.fixes, result.old_text, result.new_text)
     return outcome
 
 
@@ -296,6 +306,8 @@ def iterate(sources: Sequence[Source], settings: Settings, mode: Mode, jobs: int
     if jobs <= 1 or len(work) <= 1:
         yield from map(_process_star, work)
         return
+    from concurrent.futures import ProcessPoolExecutor  # multiprocessing: only when a pool is used
+
     chunk = max(1, min(16, len(work) // (jobs * 4)))
     with ProcessPoolExecutor(max_workers=min(jobs, len(work))) as pool:
         yield from pool.map(_process_star, work, chunksize=chunk)

@@ -10,6 +10,7 @@ checkpoint is reloaded with ``map_location="cuda:N"``. Run it directly or under 
 
 import argparse
 import os
+import tempfile
 
 import torch
 import torch.distributed as dist
@@ -26,7 +27,8 @@ def parse_args(argv=None):
     parser.add_argument("--resume-epochs", type=int, default=2, help="epochs to train after reloading the checkpoint")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--checkpoint", default="finetune.pt")
+    # Outside the working tree by default, so a walkthrough run leaves the repository clean.
+    parser.add_argument("--checkpoint", default=os.path.join(tempfile.gettempdir(), "accelport-finetune.pt"))
     return parser.parse_args(argv)
 
 

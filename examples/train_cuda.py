@@ -8,6 +8,7 @@ precision. Run it directly for one process, or under ``torchrun`` for data-paral
 
 import argparse
 import os
+import tempfile
 
 import torch
 import torch.distributed as dist
@@ -21,7 +22,8 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="cuda", help="where to train")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--checkpoint", default="checkpoint.pt")
+    # Outside the working tree by default, so a walkthrough run leaves the repository clean.
+    parser.add_argument("--checkpoint", default=os.path.join(tempfile.gettempdir(), "accelport-checkpoint.pt"))
     return parser.parse_args(argv)
 
 
@@ -55,6 +57,9 @@ def synthetic_data(samples=2048, features=32, classes=4):
 def main(argv=None):
     args = parse_args(argv)
     local_rank, world_size = setup_distributed()
+    if hasattr(os, "sched_getaffinity"):  # where a launcher pinned this rank, and how many threads it uses
+        cores = sorted(os.sched_getaffinity(0))
+        print(f"rank {local_rank} of {world_size}: cores {cores}, {torch.get_num_threads()} threads", flush=True)
     torch.manual_seed(0)
     torch.cuda.manual_seed_all(0)
     torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls on Ampere and newer

@@ -27,6 +27,40 @@ CATALOG: Tuple[Tuple[str, str, bool, str, str], ...] = (
     ("hardcoded-half", "AP901", False, "hardcoded_half", "HardcodedHalf"),
 )
 
+# Each rule's trigger substrings, also known without importing the rules: a file holding none of the
+# selected rules' triggers is passed without importing LibCST (the pre-commit hook's usual case).
+# user-mapping's come from the configured mappings (``mapping_triggers``). A test checks this table
+# against the classes.
+TRIGGERS: Dict[str, Tuple[str, ...]] = {
+    "user-mapping": (),
+    "current-device": ("current_device",),
+    "torch-cuda-call": ("cuda",),
+    "unported-cuda-api": ("cuda", "CUDA"),
+    "cuda-device-string": ("cuda",),
+    "tensor-cuda-method": (".cuda(",),
+    "tensor-is-cuda": ("is_cuda",),
+    "tensor-pin-memory": (".pin_memory(",),
+    "nccl-backend": ("nccl", "Backend.NCCL"),
+    "ddp-device-ids": ("DistributedDataParallel",),
+    "hardcoded-half": (".half(", "float16", "torch.half"),
+}
+
+
+def mapping_triggers(mappings: Iterable[Tuple[str, str]]) -> Tuple[str, ...]:
+    """user-mapping's triggers: the last component of each mapped name."""
+    return tuple(sorted({name.rsplit(".", 1)[-1] for name, _ in mappings}))
+
+
+def may_match(text: str, settings) -> bool:
+    """Whether any selected rule could match ``text``; False means no rule needs to be imported."""
+    names = DEFAULT_NAMES if settings.rules is None else settings.rules
+    for name in names:
+        triggers = mapping_triggers(settings.mappings) if name == "user-mapping" else TRIGGERS[name]
+        if any(trigger in text for trigger in triggers):
+            return True
+    return False
+
+
 NAMES: Tuple[str, ...] = tuple(entry[0] for entry in CATALOG)
 NAME_OF_CODE: Dict[str, str] = {entry[1]: entry[0] for entry in CATALOG}
 DEFAULT_NAMES: FrozenSet[str] = frozenset(entry[0] for entry in CATALOG if entry[2])

@@ -10,6 +10,7 @@ import libcst as cst
 
 from accelport.codemod.context import Context
 from accelport.rules.base import Rule, keep_parens
+from accelport.rules.registry import mapping_triggers
 from accelport.rules.torch_native import ACCELERATOR_METHODS
 
 UNPORTED = "unported"
@@ -88,7 +89,7 @@ class UserMapping(Rule):
 
     def __init__(self, mappings: Mappings = ()) -> None:
         self.mappings: Dict[str, str] = dict(mappings)
-        self.TRIGGERS = tuple(sorted({name.rsplit(".", 1)[-1] for name in self.mappings}))  # type: ignore[misc]
+        self.TRIGGERS = mapping_triggers(self.mappings.items())  # type: ignore[misc]
 
     def configured(self, settings: Any) -> "UserMapping":
         """This rule for ``settings``: the same object for the same mappings."""

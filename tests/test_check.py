@@ -154,10 +154,12 @@ def test_unprocessable_file_exits_123_and_the_others_are_still_reported(project)
     assert "error: broken.py: cannot parse" in result.stderr
 
 
-def test_missing_path_exits_123(project):
-    result = check("nowhere.py")
-    assert result.exit_code == 123
-    assert "error: nowhere.py: no such file or folder" in result.stderr
+def test_missing_path_is_a_usage_error_and_the_others_are_still_checked(project):
+    (project / "sites.py").write_text(SITES)
+    result = check("nowhere/", "sites.py")
+    assert result.exit_code == 2
+    assert "error: nowhere/: no such file or folder" in result.stderr
+    assert result.stdout == EXPECTED_TEXT
 
 
 def test_check_writes_nothing(project):
@@ -263,6 +265,7 @@ def test_statistics_counts_per_rule(project):
         "     1  AP106  tensor-is-cuda [*]",
         "     1  AP101  torch-cuda-call [*]",
         "     1  AP102  unported-cuda-api",
+        "     6  total (5 fixable with `accelport rewrite`)",
     ]
 
 

@@ -126,13 +126,13 @@ def test_nonexistent_path_is_reported(cwd: Path) -> None:
     assert missing == [("nope.py", "no such file or folder"), ("gone/", "no such file or folder")]
 
 
-def test_nonexistent_path_exits_123_from_the_cli(cwd: Path) -> None:
+def test_nonexistent_path_is_a_usage_error_from_the_cli(cwd: Path) -> None:
     touch(cwd, ["a.py"])
     env = dict(os.environ, ACCELPORT_CACHE_DIR=str(cwd / ".cache"))
     proc = subprocess.run(
         [sys.executable, "-m", "accelport", "rewrite", "nope.py", "a.py"], cwd=cwd, capture_output=True, text=True, env=env
     )
-    assert proc.returncode == 123
+    assert proc.returncode == 2
     assert "error: nope.py: no such file or folder" in proc.stderr.splitlines()
 
 

@@ -59,3 +59,11 @@ def test_catalog_is_the_rule_classes() -> None:
     from_classes = [(r.NAME, r.CODE, r.DEFAULT, r.__module__.rpartition(".")[2], r.__name__) for r in registry.ALL_RULES]
     assert list(registry.CATALOG) == from_classes
     assert registry.DEFAULT_NAMES == {r.NAME for r in registry.ALL_RULES if r.DEFAULT}
+
+
+def test_trigger_table_is_the_rule_classes() -> None:
+    """The prefilter that spares a trigger-free file from LibCST must know every rule's triggers."""
+    assert registry.TRIGGERS == {r.NAME: tuple(r.TRIGGERS) for r in registry.ALL_RULES}
+    mappings = (("mypkg.gpu.to_gpu", "get_accelerator().x"), ("mypkg.sync", "get_accelerator().synchronize"))
+    configured = registry.BY_NAME["user-mapping"](mappings)
+    assert registry.mapping_triggers(mappings) == configured.TRIGGERS == ("sync", "to_gpu")

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import tokenize
 from pathlib import Path
 
@@ -41,6 +42,9 @@ def _run(args, cwd: Path, timeout: int = 120, threads: str = "1", accelerator: s
         env["OMP_NUM_THREADS"] = threads
     if accelerator:
         env["ACCELPORT_ACCELERATOR"] = accelerator
+    # The examples' default outputs go to the temporary folder: one per run, beside (not inside) cwd,
+    # so that concurrent test runs never share a checkpoint and cwd stays as the script found it.
+    env["TMPDIR"] = tempfile.mkdtemp(prefix="tmp-", dir=cwd.parent)
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -146,13 +150,27 @@ def _script(path: Path, *args: str) -> list:
 
 @pytest.mark.parametrize("accelerator", ACCELERATORS, ids=lambda a: a or "detected")
 def test_ported_train_runs_on_cpu(ported, tmp_path, accelerator):
-    result = _run(_script(ported / "train_cuda.py", "--epochs", "3"), cwd=tmp_path, accelerator=accelerator)
+    checkpoint = tmp_path / "out" / "checkpoint.pt"
+    checkpoint.parent.mkdir()
+    cmd = _script(ported / "train_cuda.py", "--epochs", "3", "--checkpoint", str(checkpoint))
+    result = _run(cmd, cwd=tmp_path, accelerator=accelerator)
     assert result.returncode == 0, result.stderr[-3000:]
     losses = _losses(result.stdout)
     assert len(losses) == 3 and losses[-1] < losses[0], result.stdout
     assert "saved 4 tensors" in result.stdout
     assert f"accelerator used: {CLASS_USED[accelerator]} cpu" in result.stdout, result.stdout[-2000:]
-    assert (tmp_path / "checkpoint.pt").exists()
+    assert checkpoint.exists()
+
+
+@pytest.mark.parametrize("name", ["train_cuda.py", "finetune_cuda.py"])
+def test_ported_examples_leave_the_working_folder_clean(ported, tmp_path, name):
+    """The walkthrough runs the examples from the repository root: their default outputs go elsewhere."""
+    work = tmp_path / "work"
+    work.mkdir()
+    extra = ["--resume-epochs", "1"] if name == "finetune_cuda.py" else []
+    result = _run([sys.executable, str(ported / name), "--epochs", "1", *extra], cwd=work)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert list(work.iterdir()) == []
 
 
 @pytest.mark.parametrize("accelerator", ACCELERATORS, ids=lambda a: a or "detected")
@@ -200,3 +218,6 @@ def test_ported_train_under_accelport_launch_with_core_binding(ported, tmp_path)
     losses = _losses(result.stdout)
     assert len(losses) == 2 and losses[-1] < losses[0], result.stdout
     assert f"cores {cores[0]} | {cores[1]}, OMP_NUM_THREADS=1" in result.stderr
+    # Each rank says where it runs: its own core, one thread.
+    assert f"rank 0 of 2: cores [{cores[0]}], 1 threads" in result.stdout, result.stdout
+    assert f"rank 1 of 2: cores [{cores[1]}], 1 threads" in result.stdout, result.stdout

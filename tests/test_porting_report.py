@@ -79,7 +79,9 @@ def test_markdown_after_a_real_rewrite(project):
     assert "| current-device | AP103 | 1 | 1 | 0 | 100 |" in text
     assert "| **total** | | 3 | 1 | 3 | 50 |" in text
     assert "### `torch.cuda.get_device_name` (2 sites, unported-cuda-api)" in text
-    assert "- `train.py:8:15`\n- `train.py:9:15`" in text
+    # Where the rewritten file now has them: the added import moved them down one line.
+    assert "- `train.py:9:15`\n- `train.py:10:15`" in text
+    assert (project / "train.py").read_text().splitlines()[8].startswith("        print(torch.cuda.get_device_name(0))")
     assert "1 file read, 1 rewritten" in text
 
 
