@@ -203,7 +203,7 @@ def _rewrite_exit(outcomes: List[Outcome], missing: List[str], dry: bool) -> int
     add_help_option=False,
 )
 def launch(ctx: typer.Context) -> None:
-    """Run a training script under torchrun, with CPU core binding (--bind-cores-to-rank); see --help."""
+    """Run a training script under torchrun or MPI, on this node or a hostfile's, with CPU core binding; see --help."""
     from accelport import launch as launch_mod  # needs torch: imported only when this command runs
 
     raise typer.Exit(launch_mod.main(ctx.args))
