@@ -57,6 +57,9 @@ class Context:
         self._wanted: Dict[int, Set[int]] = {}
         # Filled by the current-device analysis: id(assignment value) -> decision.
         self.notes: Dict[str, object] = {}
+        # The name rewrites call the accelerator by: ``get_accelerator`` or an alias that shadows
+        # nothing the file binds (codemod/accel_binding.py).
+        self.accel_name = ACCEL_FUNC
 
     # -- names ----------------------------------------------------------------------------
     @property
@@ -106,8 +109,9 @@ class Context:
 
     # -- building replacements -----------------------------------------------------------
     def accel(self, *attrs: str) -> cst.BaseExpression:
-        """``get_accelerator()`` or ``get_accelerator().attr...`` (the import follows from the name in the output)."""
-        expr: cst.BaseExpression = cst.Call(func=cst.Name(ACCEL_FUNC))
+        """``get_accelerator()`` or ``get_accelerator().attr...``, spelled with the file's ``accel_name``
+        (the import follows from the name in the output)."""
+        expr: cst.BaseExpression = cst.Call(func=cst.Name(self.accel_name))
         for attr in attrs:
             expr = cst.Attribute(value=expr, attr=cst.Name(attr))
         return expr

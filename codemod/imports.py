@@ -1,4 +1,5 @@
-"""After the rules ran: add the ``get_accelerator`` import once, drop ``torch.cuda`` imports made unused."""
+"""After the rules ran: add the ``get_accelerator`` import once (under the name codemod/accel_binding.py
+chose), drop ``torch.cuda`` imports made unused."""
 
 from __future__ import annotations
 
@@ -7,9 +8,8 @@ from typing import List, Optional, Sequence, Set, Tuple, Union
 import libcst as cst
 
 from accelport.codemod import fastwalk
-from accelport.codemod.context import ACCEL_FUNC
+from accelport.codemod.accel_binding import PLAIN, Binding
 from accelport.codemod.names import dotted
-from accelport.codemod.settings import RUNTIME_MODULES
 from accelport.codemod.statements import Statements
 
 ImportStmt = Union[cst.Import, cst.ImportFrom]
@@ -21,7 +21,6 @@ class _Uses(fastwalk.Visitor):
     def __init__(self) -> None:
         self.names: Set[str] = set()
         self.torch_cuda = False
-        self.imports_accel = False
         # Inside a def or class an import binds a local name, which the rest of the module cannot see.
         self.depth = 0
 
@@ -41,10 +40,6 @@ class _Uses(fastwalk.Visitor):
         return False
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
-        if self.depth == 0 and node.module is not None and dotted(node.module) in RUNTIME_MODULES.values():
-            if not isinstance(node.names, cst.ImportStar):
-                if any(alias.evaluated_name == ACCEL_FUNC and alias.asname is None for alias in node.names):
-                    self.imports_accel = True
         return False
 
     def visit_Attribute(self, node: cst.Attribute) -> bool:
@@ -96,8 +91,8 @@ def _insert_at(body: Sequence[cst.CSTNode], limit: int) -> int:
     return position
 
 
-def _accel_import(runtime_module: str) -> cst.SimpleStatementLine:
-    return cst.SimpleStatementLine(body=[cst.parse_statement(f"from {runtime_module} import {ACCEL_FUNC}").body[0]])
+def _accel_import(line: str) -> cst.SimpleStatementLine:
+    return cst.SimpleStatementLine(body=[cst.parse_statement(line).body[0]])
 
 
 def _comments(node: cst.CSTNode) -> List[cst.EmptyLine]:
@@ -255,11 +250,9 @@ def _partial_uses(original: cst.Module, new: cst.Module, stmts: Statements) -> T
         else:
             unchanged.append(index)
     names, torch_cuda = stmts.names(unchanged)
-    accel = stmts.imports_name(unchanged, RUNTIME_MODULES.values(), ACCEL_FUNC)
     for found in (before, after):
         found.names |= names
         found.torch_cuda = found.torch_cuda or torch_cuda
-        found.imports_accel = found.imports_accel or accel
     return before, after
 
 
@@ -269,18 +262,21 @@ def finalize(
     runtime_module: str,
     first_fixed_top: Optional[int],
     stmts: Optional[Statements] = None,
+    binding: Binding = PLAIN,
 ) -> cst.Module:
+    """``new`` with the accelerator import ``binding`` asks for (above the first rewritten statement)
+    and without the ``torch.cuda`` imports the rewrite made unused."""
     if stmts is not None and len(original.body) == len(new.body):
         before, after = _partial_uses(original, new, stmts)
     else:
         before, after = uses(original), uses(new)
-    if after.names == before.names and ACCEL_FUNC not in after.names:
+    if after.names == before.names and binding.name not in after.names:
         return new
     inserted: Optional[cst.SimpleStatementLine] = None
-    if ACCEL_FUNC in after.names and not after.imports_accel:
+    if binding.name in after.names and binding.import_needed:
         body = list(new.body)
         limit = len(body) if first_fixed_top is None else first_fixed_top
-        inserted = _accel_import(runtime_module)
+        inserted = _accel_import(binding.import_line(runtime_module))
         body.insert(_insert_at(body, limit), inserted)
         new = new.with_changes(body=body)
     return _prune_cuda_imports(new, before, after, inserted)

@@ -16,6 +16,9 @@ import libcst as cst
 
 from accelport.codemod import fastwalk
 
+# The one name a star import is taken to bind: `torch`, for `torch.cuda.X` below `from .x import *`.
+STAR_BOUND = "torch"
+
 ScopeNode = Union[cst.Module, cst.FunctionDef, cst.Lambda, cst.ClassDef, cst.BaseComp]
 
 
@@ -28,6 +31,8 @@ class Scope:
     imports: Dict[str, str] = field(default_factory=dict)
     bound: Set[str] = field(default_factory=set)
     globals_: Set[str] = field(default_factory=set)
+    # `from .module import *` (or any star import) at module level: it may bind `torch`.
+    star: bool = False
 
     def module(self) -> "Scope":
         scope = self
@@ -145,13 +150,18 @@ class ScopeBuilder(fastwalk.Visitor):
     def visit_ImportFrom(self, node: cst.ImportFrom) -> bool:
         scope = self.stack[-1]
         if node.relative or node.module is None:
-            # A relative import can never be torch; it only binds local names.
-            if not isinstance(node.names, cst.ImportStar):
+            # A relative import can never be torch; it only binds local names (a star: maybe `torch`).
+            if isinstance(node.names, cst.ImportStar):
+                scope.star = True
+            else:
                 for alias in node.names:
                     scope.bound.add(alias.evaluated_alias or alias.evaluated_name)
             return False
         base = dotted(node.module)
-        if base is None or isinstance(node.names, cst.ImportStar):
+        if isinstance(node.names, cst.ImportStar):
+            scope.star = True
+            return False
+        if base is None:
             return False
         for alias in node.names:
             name = alias.evaluated_name
@@ -215,5 +225,9 @@ def resolve_name(name: str, scope: Scope) -> Optional[str]:
             return None
         if name in current.bound:
             return None
+        if current.is_module and current.star and name == STAR_BOUND:
+            # `from .common import *` re-exports the `torch` that module imported: nothing else in the
+            # file binds the name, so `torch.cuda.X` below can only mean torch's.
+            return STAR_BOUND
         current = current.parent
     return None

@@ -43,6 +43,12 @@ def is_backend_word(name: str) -> bool:
     return name == "backend" or name.endswith("_backend")
 
 
+def is_backend_key(name: str) -> bool:
+    """A config key or field holding the backend: `"comm_backend_name": "nccl"` in a DeepSpeed config too
+    (only where a value is stored; comparisons keep ``is_backend_word``)."""
+    return is_backend_word(name) or name.lower().endswith("backend_name")
+
+
 def terminal_name(node: cst.BaseExpression) -> Optional[str]:
     """``x`` for a name, ``attr`` for ``a.b.attr``, else None."""
     if isinstance(node, cst.Name):
@@ -140,6 +146,8 @@ def _mark_call(ctx: Context, node: cst.Call) -> None:
         if device_kw is not None:
             ctx.set_role(device_kw.value, INDEX)
 
+    _mark_travel_call(ctx, node, qname, args)
+
     dist = distributed_function(qname)
     if dist in BACKEND_ARGS:
         index, words = BACKEND_ARGS[dist]
@@ -160,6 +168,50 @@ def _mark_call(ctx: Context, node: cst.Call) -> None:
             default = keyword(node, "default")
             if default is not None:
                 ctx.set_role(default.value, BACKEND)
+
+
+# Device-mesh APIs: the device type is the first positional argument (`from_group`: the second).
+MESH_FIRST = frozenset({"init_device_mesh", "DeviceMesh"})
+ENVIRON_GET = frozenset({"os.environ.get", "os.getenv"})
+
+
+def _mark_travel_call(ctx: Context, node: cst.Call, qname: Optional[str], args: Sequence[cst.Arg]) -> None:
+    """Calls through which a device string or backend reaches its use: a device-mesh API's device type,
+    ``dict(backend=...)``, and the default of a call that itself holds a device or a backend
+    (``device = os.environ.get("DEVICE", "cuda")``, ``backend: str = field(default="nccl")``)."""
+    tail = qname.rsplit(".", 1)[1] if qname and "." in qname else None
+    if qname is not None and qname.startswith("torch.distributed.") and args:
+        if tail in MESH_FIRST:
+            ctx.set_role(args[0].value, DEVICE)
+        elif tail == "from_group" and len(args) > 1:
+            ctx.set_role(args[1].value, DEVICE)
+    func = node.func
+    if isinstance(func, cst.Name) and func.value == "dict" and qname is None:
+        for arg in node.args:
+            if arg.keyword is not None and is_backend_key(arg.keyword.value):
+                ctx.set_role(arg.value, BACKEND)
+    role = ctx.role(node)
+    if role not in (DEVICE, BACKEND):
+        return
+    if qname in ENVIRON_GET and len(args) == 2:
+        ctx.set_role(args[1].value, role)
+    elif terminal_name(func) == "field" and (qname is None or qname.startswith("dataclasses.")):
+        default = keyword(node, "default")
+        if default is not None:
+            ctx.set_role(default.value, role)
+
+
+def _mark_dict(ctx: Context, node: cst.Dict) -> None:
+    """``{"device": "cuda", "comm_backend_name": "nccl"}``: a value under a device or backend key."""
+    for element in node.elements:
+        if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
+            key = element.key.evaluated_value
+            if not isinstance(key, str):
+                continue
+            if is_device_word(key):
+                ctx.set_role(element.value, DEVICE)
+            elif is_backend_key(key):
+                ctx.set_role(element.value, BACKEND)
 
 
 def _mark_device(ctx: Context, value: cst.BaseExpression, word: str) -> None:
@@ -260,6 +312,7 @@ def _mark_boolean(ctx: Context, node: cst.BooleanOperation) -> None:
 MARKERS = {
     cst.Call: _mark_call,
     cst.Comparison: _mark_comparison,
+    cst.Dict: _mark_dict,
     cst.Assign: _mark_assign,
     cst.AnnAssign: _mark_ann_assign,
     cst.Param: _mark_param,

@@ -83,7 +83,9 @@ def verify(old: str, new: str, allowed: Optional[List[Tuple[int, int]]] = None) 
     return None
 
 
-_ADDED_IMPORT = re.compile(r"(from (accelport\.accelerator_runtime|deepspeed\.accelerator) import get_accelerator|import torch)\s*$")
+_ADDED_IMPORT = re.compile(
+    r"(from (accelport\.accelerator_runtime|deepspeed\.accelerator) import get_accelerator( as \w+)?|import torch)\s*$"
+)
 
 
 def _outside_change(old: str, new: str, allowed: List[Tuple[int, int]]) -> Optional[int]:

@@ -116,17 +116,6 @@ class Statements:
         decorators = getattr(stmt, "decorators", ())
         return not decorators or not decorators[0].leading_lines
 
-    def imports_name(self, indices: Iterable[int], modules: Iterable[str], name: str) -> bool:
-        """Whether these statements import ``name`` (unaliased) from one of ``modules`` at module level."""
-        wanted = set(modules)
-        for index in indices:
-            for stmt in self.groups[index]:
-                for node in _module_level(stmt):
-                    if isinstance(node, ast.ImportFrom) and not node.level and node.module in wanted:
-                        if any(alias.name == name and alias.asname is None for alias in node.names):
-                            return True
-        return False
-
     def _aliases(self, triggers: Sequence[str]) -> Set[str]:
         out: Set[str] = set()
         for group in self.groups:

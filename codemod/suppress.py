@@ -41,6 +41,12 @@ class Suppressions:
                 return True
         return False
 
+    def marked(self, first_line: int, last_line: int) -> bool:
+        """True when any marker, for any rule, sits on these lines (not recorded as a use)."""
+        if self.whole_file:
+            return True
+        return any(line in self.by_line for line in range(first_line, last_line + 1))
+
     def unused(self) -> list:
         """Markers that silenced nothing: ``(line, rule-or-*)``, for ``--report-unused-suppressions``."""
         out = []

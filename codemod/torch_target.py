@@ -20,22 +20,22 @@ from accelport.codemod.names import Scope, resolve_name
 from accelport.rules.torch_native import TORCH_NATIVE, TorchNative
 
 
-def _is_accel_handle(node: cst.CSTNode) -> bool:
+def _is_accel_handle(node: cst.CSTNode, name: str = ACCEL_FUNC) -> bool:
     return (
         isinstance(node, cst.Call)
         and not node.args
         and isinstance(node.func, cst.Name)
-        and node.func.value == ACCEL_FUNC
+        and node.func.value == name
     )
 
 
-def built_handles(sites: Sequence[Site]) -> Set[int]:
-    """Ids of the ``get_accelerator()`` calls inside the rules' replacements."""
+def built_handles(sites: Sequence[Site], name: str = ACCEL_FUNC) -> Set[int]:
+    """Ids of the ``get_accelerator()`` calls (spelled ``name``) inside the rules' replacements."""
     found: Set[int] = set()
 
     class _Collect(fastwalk.Visitor):
         def visit_Call(self, node: cst.Call) -> None:
-            if _is_accel_handle(node):
+            if _is_accel_handle(node, name):
                 found.add(id(node))
 
     collector = _Collect()
@@ -131,7 +131,7 @@ def port(
 ) -> Tuple[cst.Module, Optional[int]]:
     """``module`` (the rules' output) with PyTorch-native calls; the index of the first rewritten
     top-level statement, moved down when ``import torch`` was added above it."""
-    handles = built_handles(ctx.fixes)
+    handles = built_handles(ctx.fixes, ctx.accel_name)
     if not handles:
         return module, first_fixed_top
     torch, add_import = torch_name(ctx.scopes.root, ctx.scopes.scopes.values())

@@ -7,7 +7,7 @@ from typing import AbstractSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import fastwalk, imports, suppress, torch_target
+from accelport.codemod import accel_binding, fastwalk, imports, suppress, torch_target
 from accelport.codemod.context import FULL_WALK, Context, Site
 from accelport.codemod.names import build_scopes
 from accelport.codemod.sparse import Sparse, sparse
@@ -118,10 +118,13 @@ def _allowed_lines(module: cst.Module, stmts, tops: Set[int]) -> List[Tuple[int,
     return allowed
 
 
-def _context(module: cst.Module, markers, stmts, skip: AbstractSet[int], rules: Sequence[Rule]) -> Context:
+def _context(
+    module: cst.Module, markers, stmts, skip: AbstractSet[int], rules: Sequence[Rule], accel_name: str
+) -> Context:
     body = module.body
     scope_skip = {id(body[i]) for i in skip if stmts is not None and scope_skippable(stmts, i)}
     ctx = Context(module, build_scopes(module, scope_skip), markers)
+    ctx.accel_name = accel_name
     ctx.skip = {id(body[i]) for i in skip}
     ctx.statements = stmts
     for rule in rules:
@@ -132,14 +135,32 @@ def _context(module: cst.Module, markers, stmts, skip: AbstractSet[int], rules: 
 
 
 def _walk(module: cst.Module, ctx: Context, rules: Sequence[Rule]) -> Tuple[cst.Module, RuleTransformer]:
-    """The rule walk, then each rule's ``finish`` (which may ask for a walk of every statement: FULL_WALK)."""
+    """The rule walk, then each rule's ``finish`` (which may ask for a walk of every statement: FULL_WALK),
+    then each rule's ``review``."""
     transformer = RuleTransformer(ctx, rules)
     new_module = fastwalk.transform(module, transformer)
     for rule in rules:
         finish = getattr(rule, "finish", None)
         if finish is not None:
             finish(ctx)
+    # After every finish: a rule that reports what the others left (cuda-leftover) sees all they said.
+    for rule in rules:
+        review = getattr(rule, "review", None)
+        if review is not None:
+            review(ctx)
     return new_module, transformer  # type: ignore[return-value]
+
+
+def _refuse(ctx: Context, why: str, import_line: str) -> None:
+    """Every fix becomes a finding that carries it: the file must not get ``import_line`` (``why``)."""
+    for site in ctx.fixes:
+        fix = _short(ctx.code(site.replacement)) if site.replacement is not None else ""
+        message = (
+            f"not rewritten: {why}; a top-level `{import_line}` would make it need that runtime there. "
+            f"Port by hand, importing under the same guard or inside the function: `{fix}`"
+        )
+        ctx.findings.append(Site(site.rule, site.code, site.node, message, top=site.top))
+    ctx.fixes = []
 
 
 def _transform_module(
@@ -163,20 +184,26 @@ def _transform_module(
     skip: AbstractSet[int] = frozenset()
     if stmts is not None:
         skip = stmts.without(trigger for rule in rules for trigger in rule.TRIGGERS)
-    ctx = _context(module, markers, stmts, skip, rules)
+    binding = accel_binding.plan(text, settings.runtime)
+    ctx = _context(module, markers, stmts, skip, rules, binding.name)
     new_module, transformer = _walk(module, ctx, rules)
     if ctx.notes.get(FULL_WALK):
         if marker is not None:
             return None
-        ctx = _context(module, markers, None, set(), rules)
+        ctx = _context(module, markers, None, set(), rules, binding.name)
         new_module, transformer = _walk(module, ctx, rules)
     first_fixed_top = transformer.first_fixed_top
     if ctx.fixes and settings.target == "torch":
         new_module, first_fixed_top = torch_target.port(new_module, ctx, first_fixed_top)
         if marker is not None and len(new_module.body) != len(module.body):
             return None  # the import clean-up would then read names in the stubs: parse them all
+    if ctx.fixes and binding.import_needed and torch_target.built_handles(ctx.fixes, binding.name):
+        why = accel_binding.guard(text, settings.runtime_module)
+        if why is not None:
+            _refuse(ctx, why, binding.import_line(settings.runtime_module))
+            new_module = module
     if ctx.fixes:
-        new_module = imports.finalize(module, new_module, settings.runtime_module, first_fixed_top, stmts)
+        new_module = imports.finalize(module, new_module, settings.runtime_module, first_fixed_top, stmts, binding)
     if stmts is not None:
         result.allowed_lines = _allowed_lines(module, stmts, {site.top for site in ctx.fixes})
     rendered = stmts.render(module, new_module) if stmts is not None else None

@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import libcst as cst
 
+from accelport.codemod import travel
 from accelport.codemod.context import DEVICE, Context
 from accelport.codemod.roles import keyword, positional
 from accelport.rules.base import Rule, keep_parens
@@ -49,7 +50,14 @@ class CudaDeviceString(Rule):
     `'cuda:%d' % i`, `'cuda:{}'.format(i)` and `'cuda:' + str(i)` become `get_accelerator().device_name(i)`.
     `torch.device('cuda', i)` becomes `torch.device(get_accelerator().device_name(i))`. In a
     `map_location` dict only the values are ported (the keys name the devices the checkpoint was saved
-    on). A CUDA string in a device context with no exact rewrite (`'cuda:0,1'`, `f'cuda:{i:02d}'`) is left
+    on). Also device contexts: a value under a `"device"`/`"*_device"` key of a dict literal, the
+    `default=` of a dataclass `field(...)` and of `os.environ.get(...)`/`os.getenv(...)` where that call
+    holds a device, and the device type of `init_device_mesh`, `DeviceMesh` and `DeviceMesh.from_group`.
+    A string stored first and used later travels (codemod/travel.py, within the module): held in a
+    name, a `self` attribute, a parameter default, a dataclass field or an argparse default, or passed to
+    a function the module defines whose parameter is used as a device, it is ported when every read is a
+    device use (or only printed); when a read is also compared, stored or passed on, the string is
+    reported instead. A CUDA string in a device context with no exact rewrite (`'cuda:0,1'`, `f'cuda:{i:02d}'`) is left
     as written and reported. Strings anywhere else (log messages, docstrings, comments, dictionary keys)
     are left alone.
 
@@ -81,9 +89,10 @@ class CudaDeviceString(Rule):
 
     # -- literal strings -------------------------------------------------------------
     def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
-        if ctx.role(original) != DEVICE:
-            return None
         value = string_value(original)
+        if ctx.role(original) != DEVICE:
+            if value is None or (value != "cuda" and _INDEXED.fullmatch(value) is None) or not travel.travels(ctx, self, original):
+                return None
         if value == "cuda":
             return keep_parens(self._device_name(ctx), updated)
         match = _INDEXED.fullmatch(value or "")
@@ -93,9 +102,13 @@ class CudaDeviceString(Rule):
         return None
 
     def leave_FormattedString(self, ctx: Context, original: cst.FormattedString, updated: cst.FormattedString):
-        if ctx.role(original) != DEVICE:
-            return None
         parts = updated.parts
+        if ctx.role(original) != DEVICE:
+            first = parts[0] if parts else None
+            if not (isinstance(first, cst.FormattedStringText) and first.value == "cuda:" and len(parts) == 2):
+                return None
+            if not travel.travels(ctx, self, original):
+                return None
         if (
             len(parts) == 2
             and isinstance(parts[0], cst.FormattedStringText)

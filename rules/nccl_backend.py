@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from accelport.codemod import travel
 from accelport.codemod.context import BACKEND, Context
 from accelport.rules.base import Rule, keep_parens
 from accelport.rules.cuda_device_string import string_value
@@ -20,7 +21,13 @@ class NcclBackend(Rule):
     `dist.get_backend()` or a name called `backend`/`*_backend` (any case), assigned to such a name, or
     the `default=` of an argparse option `--backend`/`--*-backend`, becomes
     `get_accelerator().communication_backend_name()`; so does `dist.Backend.NCCL` in those places.
-    `"nccl"` in other strings is left alone.
+    Also a value under a backend key of a dict literal (`"backend"`, `"dist_backend"`,
+    `"comm_backend_name"` of a DeepSpeed config), a `backend=` of `dict(...)`, and the `field(default=...)`
+    of a backend-named dataclass field. A `"nccl"` held in a name, a parameter default, a dataclass field
+    or an argparse default travels (codemod/travel.py): it is ported when every read reaches a backend
+    argument, reported when a read is also compared or passed on. `"nccl"` elsewhere (a library name, a
+    log message, a dictionary key) is left alone. In a backend place `"NCCL"` counts too (torch
+    lower-cases backend names).
 
     ## Why is this bad?
     NCCL exists only for NVIDIA GPUs: `init_process_group("nccl")` fails everywhere else.
@@ -41,7 +48,7 @@ class NcclBackend(Rule):
 
     NAME = "nccl-backend"
     CODE = "AP108"
-    TRIGGERS = ("nccl", "Backend.NCCL")
+    TRIGGERS = ("nccl", "NCCL")
 
     def leave_Attribute(self, ctx: Context, original: cst.Attribute, updated: cst.Attribute):
         # `dist.Backend.NCCL` is the string "nccl" under another spelling.
@@ -50,6 +57,11 @@ class NcclBackend(Rule):
         return None
 
     def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
-        if ctx.role(original) == BACKEND and string_value(original) == "nccl":
-            return keep_parens(ctx.accel_call("communication_backend_name"), updated)
-        return None
+        value = string_value(original)
+        if value is None or value.lower() != "nccl":
+            return None
+        # torch lower-cases backend names: `backend="NCCL" if has_gpu else "GLOO"` is NCCL too. A "nccl"
+        # without a role may be held and used as the backend later (codemod/travel.py).
+        if ctx.role(original) != BACKEND and (value != "nccl" or not travel.travels(ctx, self, original, backend=True)):
+            return None
+        return keep_parens(ctx.accel_call("communication_backend_name"), updated)

@@ -19,11 +19,14 @@ CATALOG: Tuple[Tuple[str, str, bool, str, str], ...] = (
     ("torch-cuda-call", "AP101", True, "torch_cuda_call", "TorchCudaCall"),
     ("unported-cuda-api", "AP102", True, "unported_cuda_api", "UnportedCudaApi"),
     ("cuda-device-string", "AP104", True, "cuda_device_string", "CudaDeviceString"),
+    ("integer-device", "AP111", True, "integer_device", "IntegerDevice"),
     ("tensor-cuda-method", "AP105", True, "tensor_cuda_method", "TensorCudaMethod"),
     ("tensor-is-cuda", "AP106", True, "tensor_is_cuda", "TensorIsCuda"),
     ("tensor-pin-memory", "AP107", True, "tensor_pin_memory", "TensorPinMemory"),
     ("nccl-backend", "AP108", True, "nccl_backend", "NcclBackend"),
     ("ddp-device-ids", "AP109", True, "ddp_device_ids", "DdpDeviceIds"),
+    ("cuda-code-string", "AP115", True, "cuda_code_string", "CudaCodeString"),
+    ("cuda-leftover", "AP114", True, "cuda_leftover", "CudaLeftover"),
     ("hardcoded-half", "AP901", False, "hardcoded_half", "HardcodedHalf"),
 )
 
@@ -39,9 +42,12 @@ TRIGGERS: Dict[str, Tuple[str, ...]] = {
     "cuda-device-string": ("cuda",),
     "tensor-cuda-method": (".cuda(",),
     "tensor-is-cuda": ("is_cuda",),
-    "tensor-pin-memory": (".pin_memory(",),
-    "nccl-backend": ("nccl", "Backend.NCCL"),
+    "integer-device": (".to(", "device=", "device(", "map_location"),
+    "tensor-pin-memory": (".pin_memory(", "pin_memory"),
+    "nccl-backend": ("nccl", "NCCL"),
     "ddp-device-ids": ("DistributedDataParallel",),
+    "cuda-code-string": ("torch.cuda",),
+    "cuda-leftover": ("cuda", "nccl"),
     "hardcoded-half": (".half(", "float16", "torch.half"),
 }
 

@@ -5,40 +5,54 @@ from __future__ import annotations
 import libcst as cst
 
 from accelport.codemod.context import Context
+from accelport.codemod.roles import terminal_name
 from accelport.rules.base import Rule, is_module_ref, keep_parens
 
 
 class TensorPinMemory(Rule):
-    """Rewrite `x.pin_memory()` to `get_accelerator().pin_memory(x)`.
+    """Rewrite `x.pin_memory()` to `get_accelerator().pin_memory(x)`, and `pin_memory=True` to a flag true only where pinning exists.
 
     ## What it does
-    The tensor method call `x.pin_memory()` becomes `get_accelerator().pin_memory(x)`. The
-    `pin_memory=True` argument of `DataLoader` is a flag, not a call, and stays. A call with a device
-    argument (`x.pin_memory(device)`, deprecated by PyTorch) is reported, not rewritten.
+    The tensor method call `x.pin_memory()` becomes `get_accelerator().pin_memory(x)`. A call with a
+    device argument (`x.pin_memory(device)`, deprecated by PyTorch) is reported, not rewritten.
+
+    `pin_memory=True` on a PyTorch tensor factory (`torch.empty(n, pin_memory=True)`, any `torch.*`
+    call) or on a `DataLoader` becomes `pin_memory=get_accelerator().device_name() != "cpu"`: an
+    expression over the interface's existing `device_name()`, so the ported file runs the same under
+    DeepSpeed's runtime. A factory's `pin_memory=` holding a variable (`pin_memory=pin`) is reported,
+    since it raises on CPU whenever it is true; a `DataLoader`'s is left (it only warns),
+    as is `pin_memory=True` on any other call and as a parameter default.
 
     ## Why is this bad?
-    Pinning needs an accelerator: on a CPU-only build `x.pin_memory()` raises.
+    Pinning needs an accelerator: on a CPU-only build `x.pin_memory()` and
+    `torch.empty(n, pin_memory=True)` raise, and a `DataLoader(pin_memory=True)` warns in every
+    worker.
 
     ## Example
     ```python
     batch = batch.pin_memory()
+    loader = DataLoader(dataset, batch_size=32, pin_memory=True)
     ```
 
     ## Use instead
     ```python
     batch = get_accelerator().pin_memory(batch)
+    loader = DataLoader(dataset, batch_size=32, pin_memory=get_accelerator().device_name() != "cpu")
     ```
 
     ## Fix safety
-    Safe: on CUDA the runtime calls `x.pin_memory()`; elsewhere it pins with that backend or returns `x`.
+    Safe: on CUDA the runtime calls `x.pin_memory()` and the flag is `True`; on CPU the runtime returns
+    `x` and the flag is `False`, where pinning would raise or warn.
     """
 
     NAME = "tensor-pin-memory"
     CODE = "AP107"
-    TRIGGERS = (".pin_memory(",)
+    TRIGGERS = (".pin_memory(", "pin_memory")
 
     def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
         func = original.func
+        if any(arg.keyword is not None and arg.keyword.value == "pin_memory" for arg in original.args):
+            return self._flag(ctx, original, updated)
         if not isinstance(func, cst.Attribute) or func.attr.value != "pin_memory":
             return None
         if is_module_ref(ctx, func.value):
@@ -53,3 +67,27 @@ class TensorPinMemory(Rule):
         if tensor.lpar:
             tensor = tensor.with_changes(lpar=[], rpar=[])
         return keep_parens(ctx.accel_call("pin_memory", cst.Arg(tensor)), updated)
+
+    def _flag(self, ctx: Context, original: cst.Call, updated: cst.Call):
+        """``pin_memory=True`` on a tensor factory or a DataLoader."""
+        qname = ctx.qname(original.func) or ""
+        loader = (terminal_name(original.func) or "").endswith("DataLoader")
+        if not loader and not qname.startswith("torch."):
+            return None
+        args = list(updated.args)
+        for position, arg in enumerate(original.args):
+            if arg.keyword is None or arg.keyword.value != "pin_memory":
+                continue
+            value = arg.value
+            if isinstance(value, cst.Name) and value.value == "True":
+                flag = cst.Comparison(
+                    left=ctx.accel_call("device_name"),
+                    comparisons=[cst.ComparisonTarget(cst.NotEqual(), cst.SimpleString('"cpu"'))],
+                )
+                args[position] = args[position].with_changes(value=flag)
+                return updated.with_changes(args=args)
+            # A variable may be true; an expression (the ported flag among them) is the author's own decision.
+            if not loader and isinstance(value, (cst.Name, cst.Attribute)) and ctx.code(value) not in ("False", "None"):
+                ctx.report(self, value, f"`pin_memory=` on `{qname}` raises without an accelerator whenever it is true: "
+                           'make it false on CPU, e.g. `... and get_accelerator().device_name() != "cpu"`')
+        return None

@@ -82,6 +82,26 @@ OTHER_CUDA_ONLY = ("torch.version.cuda", "torch.backends.cuda", "torch.utils.cpp
 CUDA_ENV = "CUDA_VISIBLE_DEVICES"
 # Where torch-cuda-call ports a larger expression around a name that alone has no port.
 PORTED_SHAPES = "unported-cuda-api.ported-shapes"
+# id(the torch.cuda module in ``hasattr(torch.cuda, "X")`` and the like) -> advice for that use.
+REFLECTION = "unported-cuda-api.reflection"
+_REFLECTIVE = frozenset({"hasattr", "getattr", "setattr", "delattr"})
+
+
+def reflection_advice(builtin: str, module: str, name: str) -> str:
+    """What to do with ``hasattr(torch.cuda, "name")`` and its siblings."""
+    qname = f"{module}.{name}"
+    if builtin in ("setattr", "delattr"):
+        return f"`{builtin}({module}, {name!r})`: {STORE_ADVICE}"
+    found = port_of(qname)
+    if found is None:
+        return f"`{builtin}({module}, {name!r})` looks up `{qname}`, which has no accelerator equivalent: {_advice(qname)}"
+    steps = ".".join(step for step in found[0])
+    if builtin == "hasattr":
+        return (
+            f"`hasattr({module}, {name!r})` is a feature test on the CUDA module; the accelerator has "
+            f"`{steps}` on every backend, so ask `hasattr(get_accelerator(), {steps.split('.')[0].rstrip('()')!r})` or drop the test"
+        )
+    return f"`getattr({module}, {name!r})` looks up a CUDA function; write `get_accelerator().{steps}` (or getattr on get_accelerator())"
 
 
 def _advice(qname: str) -> str:
@@ -107,7 +127,9 @@ class UnportedCudaApi(Rule):
     Flags `torch.cuda` functions the runtime interface has no method for (`get_device_name`,
     `get_device_capability`, `ipc_collect`, `CUDAGraph`, `mem_get_info`, ...), `torch.backends.cuda.*`,
     `torch.version.cuda`, `torch.utils.cpp_extension.CUDAExtension` and `"CUDA_VISIBLE_DEVICES"` literals.
-    Each finding names the API and what to do instead.
+    Each finding names the API and what to do instead. `hasattr(torch.cuda, "X")`, `getattr(torch.cuda,
+    "X")` and `setattr`/`delattr` get advice for `X` itself: the accelerator method to ask for where
+    one exists, a CUDA-only guard where none does.
 
     ## Why is this bad?
     These calls fail or mean nothing on other accelerators, and no rewrite keeps their meaning, so a
@@ -137,8 +159,28 @@ class UnportedCudaApi(Rule):
         if qname is None:
             return
         is_cuda = qname == CUDA or qname.startswith(CUDA + ".")
+        reflective = ctx.notes.get(REFLECTION)
+        if reflective and id(node) in reflective:  # type: ignore[operator]
+            ctx.report(self, node, reflective[id(node)])  # type: ignore[index]
+            return
         advice = STORE_ADVICE if is_cuda and id(node) in ctx.store_targets else _advice(qname)
         ctx.report(self, node, f"`{qname}`: {advice}")
+
+    def visit_Call(self, ctx: Context, node: cst.Call) -> None:
+        """``hasattr(torch.cuda, "X")``, ``getattr(torch.cuda, "X", None)``: advice for X, not for the module."""
+        func = node.func
+        if not (isinstance(func, cst.Name) and func.value in _REFLECTIVE and len(node.args) >= 2):
+            return
+        if ctx.qname(func) is not None:
+            return  # an imported function of that name, not the builtin
+        target, name = node.args[0].value, node.args[1].value
+        if not isinstance(name, cst.SimpleString) or not isinstance(name.evaluated_value, str):
+            return
+        module = ctx.qname(target)
+        if module is None or not (module == CUDA or module.startswith(CUDA + ".")):
+            return
+        advice = reflection_advice(func.value, module, name.evaluated_value)
+        ctx.notes.setdefault(REFLECTION, {})[id(target)] = advice  # type: ignore[index]
 
     # torch.cuda.default_generators[i] and torch.cuda.get_device_properties(i).total_memory are ported
     # whole by torch-cuda-call, so their inner names are not findings.

@@ -61,6 +61,22 @@ def _probes(source: str) -> List[Optional[str]]:
             id="from_import_alias_only_binds_alias",
         ),
         pytest.param("probe(torch.cuda.synchronize)", [None], id="never_imported"),
+        # `from .common import *` re-exports the torch that module imported; only `torch` is taken as bound.
+        pytest.param(
+            "from .common import *\nprobe(torch.cuda.synchronize)\nprobe(cuda.synchronize)",
+            ["torch.cuda.synchronize", None],
+            id="star_import_binds_torch_only",
+        ),
+        pytest.param(
+            "from pkg.zero.params import *\ndef f():\n    probe(torch.cuda.empty_cache)",
+            ["torch.cuda.empty_cache"],
+            id="absolute_star_import",
+        ),
+        pytest.param(
+            "from .common import *\ntorch = load_backend()\nprobe(torch.cuda)",
+            [None],
+            id="star_import_then_rebound",
+        ),
     ],
 )
 def test_imports_and_aliases(source: str, expected: List[Optional[str]]) -> None:
