@@ -40,12 +40,41 @@ class Amp:
         )
 
 
+class TensorType:
+    """A typed-tensor type for a device that has no legacy ones (``torch.cuda.FloatTensor``'s uses):
+    ``T([1, 2])`` copies data, ``T(2, 3)`` is an uninitialised 2x3 tensor, and ``isinstance(x, T)``
+    checks dtype and device type."""
+
+    def __init__(self, dtype: "torch.dtype", device_type: str) -> None:
+        self.dtype = dtype
+        self.device_type = device_type
+
+    def __call__(self, *args: Any) -> "torch.Tensor":
+        if len(args) == 1 and not isinstance(args[0], int):
+            if isinstance(args[0], torch.Size):
+                return torch.empty(args[0], dtype=self.dtype, device=self.device_type)
+            return torch.tensor(args[0], dtype=self.dtype, device=self.device_type)
+        return torch.empty(args, dtype=self.dtype, device=self.device_type)
+
+    def __instancecheck__(self, obj: Any) -> bool:
+        return isinstance(obj, torch.Tensor) and obj.dtype == self.dtype and obj.device.type == self.device_type
+
+    def __repr__(self) -> str:
+        return f"TensorType({self.dtype}, {self.device_type!r})"
+
+
 class CommonMethods:
     """Interface methods that do not depend on the device: mixed into CpuAccelerator and CudaAccelerator."""
 
     _name: str
     _compile_backend: Optional[str]
     COMPILE_BACKENDS: Tuple[str, ...] = ("inductor", "eager", "aot_eager")
+
+    def is_pinned(self, tensor: torch.Tensor) -> bool:
+        try:
+            return bool(tensor.is_pinned())
+        except RuntimeError:  # a CPU-only build cannot tell: nothing is pinned there
+            return False
 
     def op_builder_dir(self) -> str:
         return builders.OP_BUILDER_PACKAGE

@@ -236,12 +236,6 @@ class CpuAccelerator(CommonMethods, Accelerator):
             return tensor.pin_memory()
         return tensor
 
-    def is_pinned(self, tensor: torch.Tensor) -> bool:
-        try:
-            return bool(tensor.is_pinned())
-        except RuntimeError:
-            return False
-
     def on_accelerator(self, tensor: torch.Tensor) -> bool:
         return tensor.device.type == "cpu"
 

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 import torch
 
-from accelport.accelerator_runtime.common import Amp
+from accelport.accelerator_runtime.common import Amp, TensorType
 
 
 class CpuEvent:
@@ -186,3 +186,48 @@ class MemoryTracker:
 @contextlib.contextmanager
 def nothing(*args: Any, **kwargs: Any) -> Any:
     yield
+
+
+def host_device_module(memory: MemoryTracker) -> Any:
+    """The host dressed as a device module (``torch.cuda``'s member names), so that ``TorchAccelerator``
+    serves a host device with the same code as any other: ``torch.cpu`` has no RNG, memory or timing
+    members, and its Event cannot record."""
+    import types
+
+    return types.SimpleNamespace(
+        is_available=lambda: True,
+        device_count=lambda: 1,
+        current_device=lambda: 0,
+        set_device=lambda device: None,
+        synchronize=lambda device=None: None,
+        device=nothing,
+        manual_seed=torch.manual_seed,
+        manual_seed_all=torch.manual_seed,
+        seed=torch.seed,
+        seed_all=torch.seed,
+        initial_seed=torch.initial_seed,
+        get_rng_state=lambda device=None: torch.get_rng_state(),
+        set_rng_state=lambda new_state, device=None: torch.set_rng_state(new_state),
+        default_generators=(torch.default_generator,),
+        Stream=CpuStream,
+        Event=CpuEvent,
+        stream=nothing,
+        current_stream=lambda device=None: DEFAULT_STREAM,
+        default_stream=lambda device=None: DEFAULT_STREAM,
+        empty_cache=lambda: None,
+        memory_allocated=lambda device=None: memory.current(),
+        max_memory_allocated=lambda device=None: memory.peak(),
+        memory_reserved=lambda device=None: memory.current(),
+        max_memory_reserved=lambda device=None: memory.peak(),
+        memory_stats=lambda device=None: memory.stats(),
+        reset_peak_memory_stats=lambda device=None: memory.reset(),
+        mem_get_info=lambda device=None: (machine_memory()["available"], machine_memory()["total"]),
+        is_bf16_supported=lambda: True,
+        BFloat16Tensor=TensorType(torch.bfloat16, "cpu"),
+        HalfTensor=TensorType(torch.float16, "cpu"),
+        ByteTensor=torch.ByteTensor,
+        DoubleTensor=torch.DoubleTensor,
+        FloatTensor=torch.FloatTensor,
+        IntTensor=torch.IntTensor,
+        LongTensor=torch.LongTensor,
+    )

@@ -237,6 +237,16 @@ def explain_command(name: str = typer.Argument(..., metavar="NAME", hidden=True)
         typer.echo(line)
 
 
+@app.command("info", short_help="Which accelerator get_accelerator() picks here, and why.")
+def info() -> None:
+    """Which accelerator get_accelerator() picks here, why, and each candidate's status (needs torch)."""
+    from accelport.accelerator_runtime import selection  # imports torch: only when this command runs
+
+    text, ok = selection.describe_status()
+    typer.echo(text)
+    raise typer.Exit(EXIT_OK if ok else EXIT_USAGE)
+
+
 @app.command("rules", short_help="List every rule with its code and summary.")
 def list_rules(color: str = COLOR) -> None:
     """List every rule: name, code, whether it fixes or only reports, on by default, summary."""

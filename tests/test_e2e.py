@@ -30,14 +30,18 @@ if not hasattr(runtime, "get_accelerator"):  # pragma: no cover - only before th
     pytest.skip("accelport.accelerator_runtime has no get_accelerator yet", allow_module_level=True)
 
 
-def _run(args, cwd: Path, timeout: int = 120, threads: str = "1") -> subprocess.CompletedProcess:
+def _run(args, cwd: Path, timeout: int = 120, threads: str = "1", accelerator: str = "") -> subprocess.CompletedProcess:
     """Run with a clean distributed environment; one OpenMP thread per process (tiny models train
-    several times faster than with threads fighting over two cores) unless ``threads`` is empty."""
+    several times faster than with threads fighting over two cores) unless ``threads`` is empty;
+    ``accelerator`` sets ACCELPORT_ACCELERATOR (empty: detection chooses)."""
     env = dict(os.environ)
-    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "OMP_NUM_THREADS"):
+    for name in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "OMP_NUM_THREADS",
+                 "ACCELPORT_ACCELERATOR", "DS_ACCELERATOR"):  # fmt: skip
         env.pop(name, None)
     if threads:
         env["OMP_NUM_THREADS"] = threads
+    if accelerator:
+        env["ACCELPORT_ACCELERATOR"] = accelerator
     # The examples' default outputs go to the temporary folder: one per run, beside (not inside) cwd,
     # so that concurrent test runs never share a checkpoint and cwd stays as the script found it.
     env["TMPDIR"] = tempfile.mkdtemp(prefix="tmp-", dir=cwd.parent)
@@ -128,15 +132,33 @@ def test_ported_rewrite_is_stable(ported):
     assert "1 site needs manual attention" in result.stderr
 
 
-def test_ported_train_runs_on_cpu(ported, tmp_path):
+# "" lets detection choose (the CPU here); "cpu" names it; "torch:cpu" is the generic accelerator
+# (TorchAccelerator over torch's device layer) configured for the CPU.
+ACCELERATORS = ["", "cpu", "torch:cpu"]
+CLASS_USED = {"": "CpuAccelerator", "cpu": "CpuAccelerator", "torch:cpu": "TorchAccelerator"}
+
+
+def _script(path: Path, *args: str) -> list:
+    """Run ``path`` as __main__ and then print which accelerator class it trained with."""
+    code = (
+        "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__'); "
+        "from accelport.accelerator_runtime import get_accelerator; "
+        "print('accelerator used:', type(get_accelerator()).__name__, get_accelerator().name())"
+    )
+    return [sys.executable, "-c", code, str(path), *args]
+
+
+@pytest.mark.parametrize("accelerator", ACCELERATORS, ids=lambda a: a or "detected")
+def test_ported_train_runs_on_cpu(ported, tmp_path, accelerator):
     checkpoint = tmp_path / "out" / "checkpoint.pt"
     checkpoint.parent.mkdir()
-    cmd = [sys.executable, str(ported / "train_cuda.py"), "--epochs", "3", "--checkpoint", str(checkpoint)]
-    result = _run(cmd, cwd=tmp_path)
+    cmd = _script(ported / "train_cuda.py", "--epochs", "3", "--checkpoint", str(checkpoint))
+    result = _run(cmd, cwd=tmp_path, accelerator=accelerator)
     assert result.returncode == 0, result.stderr[-3000:]
     losses = _losses(result.stdout)
     assert len(losses) == 3 and losses[-1] < losses[0], result.stdout
     assert "saved 4 tensors" in result.stdout
+    assert f"accelerator used: {CLASS_USED[accelerator]} cpu" in result.stdout, result.stdout[-2000:]
     assert checkpoint.exists()
     # DataLoader(pin_memory=True) warns on every CPU run unless the port turned the flag off there.
     assert "pin_memory" not in result.stderr, result.stderr[-3000:]
@@ -153,8 +175,12 @@ def test_ported_examples_leave_the_working_folder_clean(ported, tmp_path, name):
     assert list(work.iterdir()) == []
 
 
-def test_ported_finetune_runs_on_cpu_and_resumes(ported, tmp_path):
-    result = _run([sys.executable, str(ported / "finetune_cuda.py"), "--epochs", "2", "--resume-epochs", "2"], cwd=tmp_path)
+@pytest.mark.parametrize("accelerator", ACCELERATORS, ids=lambda a: a or "detected")
+def test_ported_finetune_runs_on_cpu_and_resumes(ported, tmp_path, accelerator):
+    result = _run(
+        _script(ported / "finetune_cuda.py", "--epochs", "2", "--resume-epochs", "2"), cwd=tmp_path, accelerator=accelerator
+    )
+    assert f"accelerator used: {CLASS_USED[accelerator]} cpu" in result.stdout, result.stdout[-2000:]
     assert result.returncode == 0, result.stderr[-3000:]
     losses = _losses(result.stdout)
     assert len(losses) == 4 and losses[-1] < losses[0], result.stdout

@@ -1,19 +1,51 @@
-"""Every accelerator has exactly the interface's signatures, and on this CPU machine every method of
-the CPU accelerator works or raises its documented error."""
+"""Every accelerator has exactly the interface's signatures, and every accelerator this machine can
+build passes the conformance checks (``conformance.py``): the CPU one, the generic one for ``cpu``, the
+CUDA and generic ``cuda`` ones on a GPU machine, and a fake PrivateUse1 device (``fake_device.py``, in a
+subprocess because registering a device cannot be undone)."""
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
 import typing
+from pathlib import Path
 
 import pytest
 import torch
 
-from accelport.accelerator_runtime import Accelerator, CpuAccelerator, CudaAccelerator
+from accelport.accelerator_runtime import Accelerator, CpuAccelerator, CudaAccelerator, TorchAccelerator
 from accelport.rules import torch_cuda_call
 
-IMPLEMENTATIONS = [CpuAccelerator, CudaAccelerator]
-PUBLIC = sorted(name for name in dir(Accelerator) if not name.startswith("_"))
+HERE = Path(__file__).resolve().parent
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"accelport_test_{name}", HERE / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+conformance = _load("conformance")
+
+IMPLEMENTATIONS = [CpuAccelerator, CudaAccelerator, TorchAccelerator]
+FACTORIES = {
+    "CpuAccelerator": CpuAccelerator,
+    "CudaAccelerator": CudaAccelerator,
+    "TorchAccelerator(cpu)": lambda: TorchAccelerator("cpu"),
+    "TorchAccelerator(cuda)": lambda: TorchAccelerator("cuda"),
+}
+# bench/gpu_check.sh sets this so that a GPU run cannot pass by leaving the CUDA accelerators out.
+REQUIRE_CUDA = os.environ.get("ACCELPORT_REQUIRE_CUDA") == "1"
+BUILDABLE = ["CpuAccelerator", "TorchAccelerator(cpu)"] + (
+    ["CudaAccelerator", "TorchAccelerator(cuda)"] if torch.cuda.is_available() or REQUIRE_CUDA else []
+)
+PUBLIC = conformance.PUBLIC
 
 
 def _members(cls: type) -> dict:
@@ -30,11 +62,75 @@ def test_signatures_match_the_interface(cls: type) -> None:
         assert inspect.signature(concrete) == inspect.signature(abstract), f"{cls.__name__}.{name}"
 
 
-@pytest.mark.parametrize("cls", IMPLEMENTATIONS, ids=lambda c: c.__name__)
-def test_implementations_are_complete_and_construct_without_a_device(cls: type) -> None:
-    assert not getattr(cls, "__abstractmethods__", None)
-    accelerator = cls()
+@pytest.mark.parametrize("factory", sorted(FACTORIES))
+def test_implementations_are_complete_and_construct_without_a_device(factory: str) -> None:
+    accelerator = FACTORIES[factory]()
+    assert not getattr(type(accelerator), "__abstractmethods__", None)
     assert accelerator.name() in ("cpu", "cuda")
+    assert not torch.cuda.is_initialized()
+
+
+@pytest.mark.parametrize("factory", BUILDABLE)
+def test_conformance(factory: str) -> None:
+    """Every member works, or (graphs on the host only) raises NotImplementedError saying why."""
+    accelerator = FACTORIES[factory]()
+    assert accelerator.is_available(), f"{factory} cannot run on this machine"
+    outcomes = conformance.exercise(accelerator)
+    conformance.check_common(accelerator, outcomes)
+    refused = {name for name, outcome in outcomes.items() if outcome != "ok"}
+    expected = conformance.GRAPH_METHODS if accelerator.is_synchronized_device() else set()
+    assert refused == expected, {name: outcomes[name] for name in refused ^ expected}
+
+
+def _fake(code: str, env: dict = None, path: Path = None) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter after registering the fake device; ``conformance`` and
+    ``fake_device`` are importable there."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("ACCELPORT_ACCELERATOR", "DS_ACCELERATOR")}
+    environment.update(env or {})
+    paths = [str(HERE)] + ([str(path)] if path else []) + [environment.get("PYTHONPATH", "")]
+    environment["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
+    prelude = "import fake_device, conformance\nfake = fake_device.register()\n"
+    return subprocess.run(
+        [sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True, env=environment, timeout=300
+    )
+
+
+FAKE_REFUSES = {
+    # what the fake module lacks (or torch lacks for a Python backend), each refused with the device named
+    "communication_backend_name", "default_generator", "default_stream", "get_rng_state", "set_rng_state",
+    "stream", "pin_memory", "create_graph", "capture_to_graph", "replay_graph",
+}  # fmt: skip
+
+
+def test_conformance_on_a_fake_privateuse1_device() -> None:
+    done = _fake(
+        """
+        import json
+        from accelport.accelerator_runtime import get_accelerator, selection
+        a = get_accelerator()
+        outcomes = conformance.exercise(a)
+        conformance.check_common(a, outcomes, tensors=False)
+        fake_device.CALLS.clear()
+        a.set_device(1); a.synchronize(); a.memory_allocated(); a.reset_max_memory_allocated(); a.memory_cached()
+        print(json.dumps({
+            "type": type(a).__name__, "name": a.name(), "reason": selection.reason(), "outcomes": outcomes,
+            "calls": [name for name, _ in fake_device.CALLS], "device_count": a.device_count(),
+            "current_device": a.current_device(), "device_name": a.device_name(torch_device_1()),
+        }))
+        """.replace("torch_device_1()", "__import__('torch').device('cuda', 1)")
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert (result["type"], result["name"]) == ("TorchAccelerator", "fakeaccel")
+    assert result["reason"] == "torch.accelerator.current_accelerator() is fakeaccel"
+    refused = {name for name, outcome in result["outcomes"].items() if outcome != "ok"}
+    assert refused == FAKE_REFUSES, {name: result["outcomes"].get(name) for name in refused ^ FAKE_REFUSES}
+    # Dispatch reaches the device module's own functions, under CUDA's names where the interface renames.
+    assert result["calls"] == ["set_device", "synchronize", "memory_allocated", "reset_peak_memory_stats", "memory_reserved"]
+    assert result["device_count"] == 2 and result["device_name"] == "fakeaccel:1"
+    # The module has no current_device: torch.accelerator answers, and it is an int.
+    assert result["current_device"] == 0
+    assert "no default_stream() (torch" in result["outcomes"]["default_stream"] and "use current_stream()" in result["outcomes"]["default_stream"]
 
 
 def test_every_interface_method_is_documented() -> None:
@@ -60,9 +156,10 @@ def test_current_device_is_an_int_on_every_backend() -> None:
     assert type(CpuAccelerator().current_device()) is int
 
 
-def test_cpu_behaviour_of_every_method() -> None:
-    """Calls every public member of the CPU accelerator; graphs are the documented exception."""
-    a = CpuAccelerator()
+@pytest.mark.parametrize("factory", ["CpuAccelerator", "TorchAccelerator(cpu)"])
+def test_cpu_behaviour_of_every_method(factory: str) -> None:
+    """Calls every public member of the CPU accelerators; graphs are the documented exception."""
+    a = FACTORIES[factory]()
     t = torch.ones(3)
     calls = {
         "is_synchronized_device": (), "use_host_timers": (), "resolves_data_dependency": (),
@@ -101,8 +198,9 @@ def test_cpu_behaviour_of_every_method() -> None:
         a.set_compile_backend("no-such-backend")
 
 
-def test_cuda_device_names_without_touching_a_device() -> None:
-    a = CudaAccelerator()
+@pytest.mark.parametrize("factory", ["CudaAccelerator", "TorchAccelerator(cuda)"])
+def test_cuda_device_names_without_touching_a_device(factory: str) -> None:
+    a = FACTORIES[factory]()
     assert a.device_name() == "cuda" and a.device_name(3) == "cuda:3"
     assert a.device_name(torch.device("cuda", 2)) == "cuda:2"
     assert a.visible_devices_envs() == ["CUDA_VISIBLE_DEVICES"]
@@ -112,9 +210,10 @@ def test_cuda_device_names_without_touching_a_device() -> None:
     assert a.communication_backend_name() == "nccl"
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_cuda_behaviour_on_a_gpu() -> None:  # pragma: no cover - runs on GPU machines only
-    a = CudaAccelerator()
+@pytest.mark.skipif(not (torch.cuda.is_available() or REQUIRE_CUDA), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("factory", ["CudaAccelerator", "TorchAccelerator(cuda)"])
+def test_cuda_behaviour_on_a_gpu(factory: str) -> None:  # pragma: no cover - runs on GPU machines only
+    a = FACTORIES[factory]()
     x = torch.ones(4, device=a.current_device_name())
     assert a.on_accelerator(x) and isinstance(a.current_device(), int)
     start, end = a.Event(enable_timing=True), a.Event(enable_timing=True)
