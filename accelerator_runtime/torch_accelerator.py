@@ -206,6 +206,10 @@ class TorchAccelerator(CommonMethods, Accelerator):
             name = self._name
         elif isinstance(device_index, int):
             name = f"{self._name}:{device_index}"
+        elif isinstance(device_index, str) and device_index.isascii() and device_index.isdigit():
+            # An ordinal read from the environment (f"cuda:{os.environ['LOCAL_RANK']}" ported): DeepSpeed's
+            # accelerators format it as given, so ported code written for them passes strings too.
+            name = f"{self._name}:{int(device_index)}"
         else:
             # A device written for another backend ('cuda:1', torch.device('cuda', 1)) keeps its index here.
             index = torch.device(device_index).index

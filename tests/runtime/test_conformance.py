@@ -203,6 +203,9 @@ def test_cuda_device_names_without_touching_a_device(factory: str) -> None:
     a = FACTORIES[factory]()
     assert a.device_name() == "cuda" and a.device_name(3) == "cuda:3"
     assert a.device_name(torch.device("cuda", 2)) == "cuda:2"
+    # An ordinal read from the environment, as a port of f"cuda:{os.environ['LOCAL_RANK']}" passes it
+    # (DeepSpeed's accelerators format it as given; torch.device("0") would refuse it).
+    assert a.device_name("1") == "cuda:1"
     assert a.visible_devices_envs() == ["CUDA_VISIBLE_DEVICES"]
     env: dict = {}
     a.set_visible_devices_envs(env, [2, 3])
