@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import List
 
 import hypothesmith
 import pytest
@@ -26,6 +26,8 @@ from accelport.codemod.discovery import Source
 from accelport.codemod.runner import Mode, process
 from accelport.codemod.settings import Settings
 from accelport.codemod.source import decode
+
+from tests.test_cli import work, write  # noqa: F401 - work is a fixture
 
 BIN = Path(sys.executable).parent
 COMMAND = [str(BIN / "accelport")]
@@ -46,19 +48,6 @@ def accelport(*args: str, cwd: Path, timeout: float = 120, **extra) -> subproces
 def text(proc: subprocess.CompletedProcess, stream: str = "stderr") -> str:
     return getattr(proc, stream).decode("utf-8", "backslashreplace")
 
-
-def write(root: Path, files: Dict[str, Union[str, bytes]]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
-
-
-@pytest.fixture
-def work(tmp_path: Path) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
 
 
 def _source(path: Path) -> Source:

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Union
+from typing import Dict, List
 
 import pytest
 
@@ -18,6 +18,8 @@ from accelport.codemod import transform as transform_mod, write as write_mod
 from accelport.codemod.discovery import discover
 from accelport.codemod.runner import Mode, process
 from accelport.codemod.settings import Settings
+
+from tests.test_cli import work, write  # noqa: F401 - work is a fixture
 
 _SCRIPT = shutil.which("accelport", path=str(Path(sys.executable).parent))
 COMMAND: List[str] = [_SCRIPT] if _SCRIPT else [sys.executable, "-m", "accelport"]
@@ -35,19 +37,6 @@ def accelport(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, ACCELPORT_CACHE_DIR=str(cwd.parent / f"{cwd.name}-cache"))
     return subprocess.run([*COMMAND, *args], cwd=cwd, capture_output=True, text=True, env=env, timeout=300)
 
-
-def write(root: Path, files: Dict[str, Union[bytes, str]]) -> None:
-    for name, content in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.encode() if isinstance(content, str) else content)
-
-
-@pytest.fixture
-def work(tmp_path: Path) -> Path:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    return folder
 
 
 # --- kept exactly --------------------------------------------------------------------------------
