@@ -298,7 +298,7 @@ def process(source: Source, settings: Settings, mode: Mode) -> Outcome:
 
 def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     settings = for_file(settings, source.path)
-    outcome = Outcome(source.display, as_check=mode is Mode.DIFF)
+    outcome = Outcome(source.display, as_check=mode is Mode.DIFF and settings.collect_sites)
     try:
         st, data = read_bounded(source.path, settings.max_file_size)
     except OSError as exc:
@@ -334,12 +334,13 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
         if outcome.error is not None:
             return outcome
     transform = transform_notebook if notebook else transform_source
-    # --diff collects the rewritten sites too: its outcome then serves a later `check` (run()).
-    want_fixes = mode is not Mode.WRITE or settings.collect_sites
+    want_fixes = mode is Mode.CHECK or settings.collect_sites
     first = result = transform(decoded.text, source.display, settings, want_fixes=want_fixes)
     if not notebook and mode is not Mode.CHECK:
         result = _fixed_point(result, source.display, settings, rules_for(settings))
-    outcome.as_check = mode is Mode.DIFF and result is first
+    # With the rewritten sites collected (run() asks for them when it caches a --diff), a one-pass
+    # outcome is exactly what `check` would find.
+    outcome.as_check = mode is Mode.DIFF and want_fixes and result is first
     outcome.error = result.error
     outcome.counts = result.counts
     outcome.findings = result.findings
@@ -440,6 +441,9 @@ def run(
         remove_stale({Path(os.path.realpath(s.path)).parent for s in sources})
     store = Cache(settings, mode.value) if cache else None
     check_store = Cache(settings, Mode.CHECK.value) if cache and mode is Mode.DIFF else None
+    # A cached --diff collects the rewritten sites too (they cost a little), so that its outcomes also
+    # serve a later `check`; the cache keys stay those of the settings given.
+    work_settings = dataclasses.replace(settings, collect_sites=True) if check_store is not None else settings
     found: Dict[int, Outcome] = {}
     todo: List[Source] = []
     for index, source in enumerate(sources):
@@ -448,7 +452,7 @@ def run(
             found[index] = hit
         else:
             todo.append(source)
-    fresh = iterate(todo, settings, mode, jobs)
+    fresh = iterate(todo, work_settings, mode, jobs)
     outcomes: List[Outcome] = []
     with progress(len(sources)) as advance:
         for index in range(len(sources)):
