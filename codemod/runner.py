@@ -484,6 +484,7 @@ def iterate(sources: Sequence[Source], settings: Settings, mode: Mode, jobs: int
         return
     from concurrent.futures import ProcessPoolExecutor  # multiprocessing: only when a pool is used
 
-    chunk = max(1, min(16, len(work) // (jobs * 4)))
+    workers.preload(sources, settings)
+    chunk = workers.chunk_size(len(work), jobs)
     with ProcessPoolExecutor(max_workers=jobs, initializer=workers.die_with, initargs=(os.getpid(),)) as pool:
         yield from pool.map(_process_star, work, chunksize=chunk)

@@ -62,3 +62,35 @@ def test_cli_output_does_not_depend_on_jobs(tmp_path: Path, command) -> None:
     assert one.stdout  # something was reported, by the parent, once
     # No progress bar and no worker chatter when stderr is not a terminal.
     assert "\r" not in two.stderr and "accelport  " not in two.stderr
+
+
+PRELOAD_PROBE = """
+import sys
+from accelport.codemod.discovery import discover
+from accelport.codemod.runner import Mode, run
+from accelport.codemod.settings import Settings
+outcomes = run(discover([sys.argv[1]])[0], Settings(), Mode.DIFF, jobs=2)
+print(sum(o.changed for o in outcomes), "libcst" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("with_trigger", [False, True])
+def test_parent_imports_libcst_only_when_a_file_needs_it(tmp_path: Path, with_trigger: bool) -> None:
+    # Forked workers inherit what the parent imported, so it imports LibCST once for both; but a pool run
+    # over trigger-free files (a hook on unrelated changes) must not pay for it at all.
+    for i in range(6):
+        (tmp_path / f"m{i}.py").write_text("x = 1\n")
+    if with_trigger:
+        (tmp_path / "m9.py").write_text(BODY[0])
+    done = subprocess.run([sys.executable, "-c", PRELOAD_PROBE, str(tmp_path)], capture_output=True, text=True, check=True)
+    import multiprocessing
+
+    forked = multiprocessing.get_start_method(allow_none=False) == "fork"
+    assert done.stdout.split() == [str(int(with_trigger)), str(with_trigger and forked)]
+
+
+def test_chunks_leave_no_long_tail() -> None:
+    from accelport.codemod.workers import MAX_CHUNK, chunk_size
+
+    assert chunk_size(1, 2) == 1 and chunk_size(15, 2) == 1
+    assert chunk_size(200, 2) == MAX_CHUNK and chunk_size(10_000, 2) == MAX_CHUNK
