@@ -3,7 +3,9 @@
 LibCST's ``CodegenState.record_syntactic_position`` is a generator-based context manager entered for
 most nodes: making and stepping a generator per node costs more than the node's own tokens. Plain
 generation here never records a position, so it returns one shared do-nothing context; position
-generation records a node's syntactic span only for the nodes asked for.
+generation records a node's syntactic span only for the nodes asked for. For the same reason every
+parenthesizable expression's ``_parenthesize`` (also a generator-based context manager, entered by
+each expression node) is replaced by a class-based one that writes the same tokens.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from itertools import accumulate
 from typing import AbstractSet, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import libcst as cst
+from libcst._nodes.expression import _BaseParenthesizedNode
 from libcst._nodes.internal import CodegenState
 from libcst._position import CodePosition
 from libcst.metadata import CodeRange
@@ -30,6 +33,40 @@ class _Nothing:
 
 
 _NOTHING = _Nothing()
+
+
+class _Parens:
+    """LibCST's ``_parenthesize``: the node's left parentheses, its tokens inside its syntactic-position
+    record, then its right parentheses (not written when generation fails, as with the generator)."""
+
+    __slots__ = ("node", "state", "inner")
+
+    def __init__(self, node: _BaseParenthesizedNode, state: CodegenState) -> None:
+        self.node, self.state = node, state
+
+    def __enter__(self) -> None:
+        state = self.state
+        for lpar in self.node.lpar:
+            lpar._codegen(state)
+        self.inner = state.record_syntactic_position(self.node)
+        self.inner.__enter__()
+
+    def __exit__(self, *exc: object) -> bool:
+        if self.inner.__exit__(*exc):
+            raise RuntimeError("a position record swallowed a code generation error")  # never: none does
+        if exc[0] is None:
+            state = self.state
+            for rpar in self.node.rpar:
+                rpar._codegen(state)
+        return False
+
+
+def _parenthesize(self: _BaseParenthesizedNode, state: CodegenState) -> _Parens:
+    return _Parens(self, state)
+
+
+LIBCST_PARENTHESIZE = _BaseParenthesizedNode._parenthesize  # kept for the test that compares both
+_BaseParenthesizedNode._parenthesize = _parenthesize  # type: ignore[assignment,method-assign]
 
 
 class _PlainState(CodegenState):

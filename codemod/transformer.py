@@ -33,7 +33,15 @@ class RuleTransformer(cst.CSTTransformer):
         self.visits = _hooks(rules, "visit_")
         self.leaves = _hooks(rules, "leave_")
         # Rules that follow values through the walk (``observe(ctx, node)`` per node, ``finish(ctx)`` after).
-        self.observers = [rule.observe for rule in rules if hasattr(rule, "observe")]
+        # One that names the node types it reads (``OBSERVES``) is called for those only: most nodes are
+        # of other types, and a call per node and rule was a measurable share of the walk.
+        self.observers = [rule.observe for rule in rules if hasattr(rule, "observe") and not hasattr(rule, "OBSERVES")]
+        typed: Dict[Type[cst.CSTNode], List[Callable]] = defaultdict(list)
+        for rule in rules:
+            if hasattr(rule, "observe") and hasattr(rule, "OBSERVES"):
+                for node_type in rule.OBSERVES:
+                    typed[node_type].append(rule.observe)
+        self.typed_observers = dict(typed)
         # The import must land above the first statement that uses it.
         self.first_fixed_top: "int | None" = None
 
@@ -43,6 +51,8 @@ class RuleTransformer(cst.CSTTransformer):
         for _rule, hook in self.visits.get(type(node), ()):
             hook(self.ctx, node)
         for observe in self.observers:
+            observe(self.ctx, node)
+        for observe in self.typed_observers.get(type(node), ()):
             observe(self.ctx, node)
         return True
 

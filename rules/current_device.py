@@ -230,6 +230,7 @@ class CurrentDevice(Rule):
     NAME = "current-device"
     CODE = "AP103"
     TRIGGERS = ("current_device",)
+    OBSERVES = tuple(_OBSERVERS)  # the walk hands ``observe`` only these node types
 
     def prepare(self, ctx: Context) -> None:
         # Only statements that spell current_device can bind it; a name's reads are in the same statement,

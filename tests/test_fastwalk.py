@@ -48,6 +48,24 @@ def test_positions_are_position_provider_positions() -> None:
             assert got[node] == where, (path, type(node).__name__)
 
 
+def test_parenthesize_writes_what_libcst_wrote(monkeypatch: pytest.MonkeyPatch) -> None:
+    # codegen.py replaces LibCST's generator-based `_parenthesize` for speed: with LibCST's own put back,
+    # every fixture must generate the same code and PositionProvider the same positions.
+    from libcst._nodes.expression import _BaseParenthesizedNode
+
+    from accelport.codemod import codegen
+
+    ours = {}
+    for path, module in _modules():
+        ours[path] = (module.code, MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider))
+    monkeypatch.setattr(_BaseParenthesizedNode, "_parenthesize", codegen.LIBCST_PARENTHESIZE)
+    for path, module in _modules():
+        code, where = ours[path]
+        assert module.code == code, path
+        theirs = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        assert [(type(n).__name__, r) for n, r in theirs.items()] == [(type(n).__name__, r) for n, r in where.items()], path
+
+
 def test_code_for_is_code_for_node() -> None:
     for path, module in _modules():
         for node in [module, *module.body, *(c for stmt in module.body for c in fastwalk.children(stmt))]:
