@@ -89,6 +89,35 @@ def _lacks(what: str, kind: str, member: str) -> str:
             "`if get_accelerator().device_name() == 'cuda':`")
 
 
+# torch.cuda functions whose device parameter the interface (and DeepSpeed's) calls ``device_index``:
+# ``torch.cuda.synchronize(device=d)`` ported keyword for keyword raises TypeError on every backend.
+DEVICE_INDEX_KEYWORD: FrozenSet[str] = frozenset(
+    {
+        "synchronize", "set_device", "device", "current_stream", "default_stream", "get_rng_state",
+        "set_rng_state", "memory_allocated", "max_memory_allocated", "reset_max_memory_allocated",
+        "memory_reserved", "max_memory_reserved", "memory_cached", "max_memory_cached",
+        "reset_max_memory_cached", "memory_stats", "reset_peak_memory_stats",
+    }
+)  # fmt: skip
+
+
+def _device_keyword_renamed(ctx: Context, original: cst.Call, updated: cst.Call) -> Optional[cst.Call]:
+    """``device=`` -> ``device_index=`` where this call's function was ported to such a method."""
+    func = updated.func
+    if not (isinstance(func, cst.Attribute) and func.attr.value in DEVICE_INDEX_KEYWORD
+            and isinstance(func.value, cst.Call) and isinstance(func.value.func, cst.Name)
+            and func.value.func.value == ctx.accel_name):  # fmt: skip
+        return None
+    if not any(arg.keyword is not None and arg.keyword.value == "device" for arg in updated.args):
+        return None
+    found = port_of(ctx.qname(original.func) or "")
+    if found is None or found != ((func.attr.value,), ()):
+        return None
+    args = [arg.with_changes(keyword=cst.Name("device_index"))
+            if arg.keyword is not None and arg.keyword.value == "device" else arg for arg in updated.args]  # fmt: skip
+    return updated.with_changes(args=args)
+
+
 def _is_available_call(ctx: Context, node: cst.Call) -> bool:
     return not node.args and ctx.qname(node.func) == guards.AVAILABLE
 
@@ -280,6 +309,9 @@ class TorchCudaCall(guards.GuardHooks, Rule):
 
     def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
         if not _is_available_call(ctx, original):
+            renamed = _device_keyword_renamed(ctx, original, updated)
+            if renamed is not None:
+                return renamed
             return self._leave_amp_call(ctx, original, updated)
         replacement = keep_parens(ctx.accel_call("is_available"), updated)
         return guards.available_value(ctx, original, replacement)
