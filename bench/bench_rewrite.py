@@ -4,9 +4,10 @@
 
 Everything is measured in this one run, side by side, on a corpus written by make_corpus.py into
 a temporary folder. The parse floor and the rewrite alternate ``--reps`` times and the medians are
-compared (on a shared machine one run of either can be slowed by a third or more); the in-process
-row times ``runner.process`` against ``libcst.parse_module`` file by file, the best of three each,
-interleaved. Prints a markdown table.
+compared (on a shared machine one run of either can be slowed by a third or more), and so is the CPU
+time each took (user + system, the process and its workers), which other work on the machine moves far
+less than the wall-clock time; the in-process row times ``runner.process`` against
+``libcst.parse_module`` file by file, the best of three each, interleaved. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -38,13 +39,13 @@ with ProcessPoolExecutor(int(sys.argv[2])) as pool:
 
 
 def timed(cmd, env) -> tuple:
-    """(seconds, peak RSS in MiB of the command's largest process)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(seconds, CPU seconds of the command and the workers it waited for)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(peak, before) / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def peak_rss(cmd, env) -> float:
@@ -96,10 +97,15 @@ def main() -> None:
         write_corpus(half, args.files // 2)
         env = dict(os.environ, ACCELPORT_CACHE_DIR=str(Path(tmp) / "cache"))
         jobs = ["--jobs", str(args.jobs)]
-        floors, rewrites = [], []
+        floors, rewrites, floor_cpu, rewrite_cpu = [], [], [], []
         for _ in range(args.reps):
-            floors.append(timed([sys.executable, "-c", PARSE_FLOOR, str(corpus), str(args.jobs)], env)[0])
-            rewrites.append(timed([*accelport, "rewrite", "--diff", "--no-cache", *jobs, str(corpus)], env)[0])
+            for times, cpus, cmd in (
+                (floors, floor_cpu, [sys.executable, "-c", PARSE_FLOOR, str(corpus), str(args.jobs)]),
+                (rewrites, rewrite_cpu, [*accelport, "rewrite", "--diff", "--no-cache", *jobs, str(corpus)]),
+            ):
+                elapsed, cpu = timed(cmd, env)
+                times.append(elapsed)
+                cpus.append(cpu)
         floor, rewrite = statistics.median(floors), statistics.median(rewrites)
         per_file = in_process(corpus)
         cold, _ = timed([*accelport, "check", *jobs, str(corpus)], env)
@@ -114,6 +120,9 @@ def main() -> None:
     print(f"| `accelport rewrite --diff --no-cache --jobs {args.jobs}`, median of {args.reps} | {rewrite:.1f} s ({spread(rewrites)}) |")
     ratios = ", ".join(f"{r / f:.2f}x" for f, r in zip(floors, rewrites))
     print(f"| ratio rewrite / parse floor | {rewrite / floor:.2f}x (each pair: {ratios}) |")
+    cpu_pairs = [r / f for f, r in zip(floor_cpu, rewrite_cpu)]
+    cpu_list = ", ".join(f"{r:.2f}x" for r in cpu_pairs)
+    print(f"| CPU time ratio, rewrite / parse floor, median of {args.reps} | {statistics.median(cpu_pairs):.2f}x (each pair: {cpu_list}) |")
     print(f"| in one process, per file: `runner.process` / `libcst.parse_module` | {per_file:.2f}x |")
     print(f"| `accelport check` cold (fills the cache) | {cold:.1f} s |")
     print(f"| `accelport check` warm (unchanged files), median of {args.reps} | {warm:.2f} s |")
