@@ -115,3 +115,13 @@ def kind_of(ctx: Context, node: cst.CSTNode) -> Tuple[str, str]:
     """(``SKIP``, ``VALUE`` or "" for a plain count, the comparison's text) for a ``device_count``
     reference; ("", "") where it is in no comparison."""
     return _kinds(ctx).get(id(node), ("", ""))
+
+
+def left_message(kind: str, text: str) -> str:
+    """The finding for a count question left as written (``SKIP`` or ``VALUE``)."""
+    if kind == SKIP:
+        why, steered = "decides whether a test written for CUDA runs", "the test"
+    else:
+        why, steered = "asks whether there is a GPU, and its answer is used as a value whose effect cannot be followed", "everything it steers"
+    return (f"`{text}` {why}: left as written (`torch.cuda.device_count()` is 0 off CUDA; the accelerator's count "
+            f"is 1 on the CPU); where {steered} runs on any backend, ask `get_accelerator().device_count()` by hand")

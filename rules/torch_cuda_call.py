@@ -232,19 +232,10 @@ class TorchCudaCall(guards.GuardHooks, Rule):
         """``torch.cuda.device_count``: ported as a number; as a question about GPUs only where what it
         decides runs on any backend (codemod/count_questions.py)."""
         kind, text = count_questions.kind_of(ctx, original)
-        if kind == count_questions.SKIP:
-            ctx.report(self, original, f"`{text}` decides whether a test written for CUDA runs: left as written "
-                       "(`torch.cuda.device_count()` is 0 off CUDA; the accelerator's count is 1 on the CPU, so the "
-                       "test would run there); where the test runs on any backend, ask `get_accelerator().device_count()` "
-                       "by hand")
-            return None
-        if guards.is_guard_atom(ctx, original):
+        if kind != count_questions.SKIP and guards.is_guard_atom(ctx, original):
             return guards.propose(ctx, self, original, updated, replacement, f"`{text or ctx.code(original).strip() + '()'}`")
-        if kind == count_questions.VALUE:
-            ctx.report(self, original, f"`{text}` asks whether there is a GPU, and its answer is used as a value whose "
-                       "effect cannot be followed: left as written (`torch.cuda.device_count()` is 0 off CUDA; the "
-                       "accelerator's count is 1 on the CPU); where everything it steers runs on any backend, ask "
-                       "`get_accelerator().device_count()` by hand")
+        if kind:
+            ctx.report(self, original, count_questions.left_message(kind, text))
             return None
         return replacement
 
