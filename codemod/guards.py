@@ -39,7 +39,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import count_questions, fastwalk, skips
+from accelport.codemod import count_questions, fastwalk, replace, skips
 from accelport.codemod.context import BACKEND, DEVICE, Context
 from accelport.codemod.roles import is_backend_word, is_device_word, terminal_name
 
@@ -718,9 +718,7 @@ def _decide(ctx: Context, region: Region) -> None:
 def _swap(tree: cst.CSTNode, old: Optional[cst.CSTNode], new: cst.CSTNode) -> cst.CSTNode:
     if old is None:
         return tree
-    if tree is old:
-        return new
-    return tree.deep_replace(old, new)
+    return replace.replace(tree, old, new)
 
 
 def mark_bare(ctx: Context, expr: Optional[cst.BaseExpression]) -> None:
