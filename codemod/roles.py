@@ -135,7 +135,7 @@ def _mark_call(ctx: Context, node: cst.Call) -> None:
         word = arg.keyword.value
         if word in DEVICE_KEYWORDS:
             _mark_device(ctx, arg.value, word)
-        elif word == "output_device":
+        elif word in ("output_device", "device_index"):  # device_index: the accelerator interface's name
             ctx.set_role(arg.value, INDEX)
         elif word == "device_ids":
             # `[i]`, or `[i] if ... else None` as the ddp-device-ids port writes it.
