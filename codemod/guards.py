@@ -12,20 +12,26 @@ How it is decided, in the one rule walk (no second pass):
   atom gets a *region*: what runs when it is true. For a positive atom that is the body (the true
   branch); for a negative one the ``else`` branch, plus the rest of the block when the body always leaves
   it (``if not torch.cuda.is_available(): return``); for an ``assert``, the rest of the block.
-- The region's original subtrees are scanned once, then: vendor libraries and CUDA extension modules
-  (imports or names), ``torch.backends.cudnn``/``torch.version.cuda``/``cpp_extension``, custom
-  ``torch.ops`` namespaces, ``fused=True``, ``device_map`` with device numbers and ``nvcc`` make it
-  CUDA-only at once; ``torch.cuda`` names, ``.cuda()`` calls and CUDA device or ``"nccl"`` literals make
-  it CUDA-only unless the walk rewrote them (``ctx.fixes``).
+- The region's original subtrees are scanned once, then: what codemod/cuda_only.py names (vendor
+  libraries and compiled extensions, ``torch.backends.cudnn``, CUDA's autocast API, custom ``torch.ops``
+  namespaces, and the module's own functions, methods and aliases that reach one of them),
+  ``fused=True``, ``device_map`` with device numbers and ``nvcc`` make it CUDA-only at once;
+  ``torch.cuda`` names, ``.cuda()`` calls and CUDA device or ``"nccl"`` literals make it CUDA-only unless
+  the walk rewrote them (``ctx.fixes``).
 - A rule that rewrites an atom hands its replacement to ``propose``, which returns it provisionally.
   When the walk leaves the region, any finding reported inside it or any CUDA-only thing left in it
   decides "CUDA-only": the atom then goes back to a CUDA question (``is_available()`` becomes
   ``get_accelerator().device_name() == "cuda"``; ``x.is_cuda`` and string comparisons are left as
   written and reported). The test node, already rebuilt by the walk, is changed in place.
 
-An atom whose value is not a guard (assigned, returned, passed on) cannot be followed cheaply:
-``is_available()`` becomes the CUDA question; ``.is_cuda`` and string comparisons are left and reported,
-except as ``non_blocking=``/``pin_memory=`` arguments, which only tune a copy.
+A question stored in a name or a ``self`` attribute (``use_cuda = torch.cuda.is_available()``) is
+followed to the tests that read it (codemod/stored_reads.py, one walk of its function, class or module
+when the assignment is reached): each such test registers a region as above, and when the walk leaves
+that function, class or module the stored atoms are decided by all of them (``_decide_stored``).
+Any other atom whose value is not a guard (returned, passed on, stored where its reads cannot all be
+found) is not followed: ``is_available()`` becomes the CUDA question; ``.is_cuda`` and string
+comparisons are left and reported, except as ``non_blocking=``/``pin_memory=`` arguments, which only
+tune a copy.
 """
 
 from __future__ import annotations
