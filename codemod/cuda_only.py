@@ -160,20 +160,22 @@ def _module_level(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _module_level(getattr(stmt, "finalbody", ()))
 
 
-def _import_bindings(stmt: ast.stmt) -> Iterator[Tuple[str, str, bool]]:
-    """(local name, dotted module or object, absolute) for each name an import binds."""
+def _import_bindings(stmt: ast.stmt) -> Iterator[Tuple[str, str, str, bool]]:
+    """(local name, what it names, what is imported, absolute) for each name an import binds:
+    ``import a.b`` binds ``a`` to ``a`` and imports ``a.b``."""
     if isinstance(stmt, ast.Import):
         for alias in stmt.names:
             if alias.asname:
-                yield alias.asname, alias.name, True
+                yield alias.asname, alias.name, alias.name, True
             else:
                 top = alias.name.split(".")[0]
-                yield top, alias.name, True
+                yield top, top, alias.name, True
     elif isinstance(stmt, ast.ImportFrom):
         module = stmt.module or ""
         for alias in stmt.names:
             if alias.name != "*":
-                yield alias.asname or alias.name, f"{module}.{alias.name}" if module else alias.name, not stmt.level
+                full = f"{module}.{alias.name}" if module else alias.name
+                yield alias.asname or alias.name, full, full, not stmt.level
 
 
 def _dotted(node: ast.AST) -> Optional[Tuple[str, str]]:
@@ -204,16 +206,24 @@ def _read(node: ast.AST, key: Key, imports: Dict[str, str]) -> _Body:
                 continue
             chain = _dotted(item)
             if chain is not None and chain[0] in imports:
-                body.reason = qname_reason(f"{imports[chain[0]]}.{chain[1]}")
+                body.reason = _hard_reason(f"{imports[chain[0]]}.{chain[1]}")
         elif kind is ast.Call and body.reason is None:
             chain = _dotted(item.func)  # type: ignore[attr-defined]
             if chain is not None and chain[0] in imports:
                 qname = f"{imports[chain[0]]}.{chain[1]}" if chain[1] else imports[chain[0]]
                 body.reason = call_reason(qname, len(item.args), bool(item.keywords))  # type: ignore[attr-defined]
         elif (kind is ast.Import or kind is ast.ImportFrom) and body.reason is None:
-            for _, dotted, _ in _import_bindings(item):  # type: ignore[arg-type]
-                body.reason = body.reason or module_reason(dotted)
+            for _, _, imported, _ in _import_bindings(item):  # type: ignore[arg-type]
+                body.reason = body.reason or module_reason(imported)
     return body
+
+
+def _hard_reason(qname: str) -> Optional[str]:
+    """``qname_reason``, less what a rule rewrites (``torch.cuda.amp.custom_fwd``): a helper's verdict
+    must not change once the file is ported, or a second run would decide its guards otherwise."""
+    if qname.startswith("torch.cuda."):
+        return None
+    return qname_reason(qname)
 
 
 def analyse(body: List[ast.stmt]) -> Facts:
@@ -222,10 +232,10 @@ def analyse(body: List[ast.stmt]) -> Facts:
     pending: List[Tuple[ast.AST, Key]] = []
     for stmt in _module_level(body):
         if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-            for local, dotted, absolute in _import_bindings(stmt):
+            for local, named, imported, absolute in _import_bindings(stmt):
                 if absolute:
-                    imports[local] = dotted
-                reason = module_reason(dotted)
+                    imports[local] = named
+                reason = module_reason(imported)
                 if reason is not None:
                     facts.names[local] = reason
                     facts.direct.add(local)
