@@ -47,7 +47,7 @@ an `assert`.
   flash_attn, bitsandbytes, cupy, pynvml, exllama or a `*_cuda`, `*_ext`, `*_kernels` or `_C` module,
   cuDNN flags, `cpp_extension`, CUDA's autocast API (`torch.get_autocast_gpu_dtype()`,
   `torch.is_autocast_enabled()` without a device type), `nvcc`, `fused=True`, a `device_map` of device
-  numbers, float16 or a string chosen for CUDA; a function, method or module-level name of the same
+  numbers, an assert on `torch.cuda.device_count()`, float16 or a string chosen for CUDA; a function, method or module-level name of the same
   file that reaches one of those, such as `def ext_gemm(x): return gemm(x)` over an extension's
   `gemm`; also an `elif` for another backend after it, an `else` or exit whose message says CUDA or
   GPU, a fallback that picks "cpu" where CUDA is missing): `is_available()` becomes

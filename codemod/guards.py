@@ -51,6 +51,7 @@ from accelport.codemod.roles import is_backend_word, is_device_word, terminal_na
 
 NOTES_KEY = "guards"
 AVAILABLE = "torch.cuda.is_available"
+DEVICE_COUNT = "torch.cuda.device_count"
 CUDA_QUESTION = 'get_accelerator().device_name() == "cuda"'
 
 # Names of other backends: an `elif` that asks about one of them means the author already ports there.
@@ -308,7 +309,7 @@ def enter_if(ctx: Context, node: cst.If) -> None:
 
 def _candidate_literal(value: Optional[str]) -> bool:
     """A CUDA device or ``"nccl"`` literal: CUDA-only unless a rule ports it where it stands."""
-    return value is not None and (DEVICE_LITERAL.fullmatch(value) is not None or value == "nccl")
+    return value is not None and (DEVICE_LITERAL.fullmatch(value) is not None or value.lower() == "nccl")
 
 
 def enter_test(ctx: Context, node: cst.CSTNode) -> None:
@@ -552,6 +553,9 @@ class _Scanner(cst.CSTVisitor):
             elif qname in HALF:
                 region.reasons.append(f"`{qname}`, a dtype chosen for CUDA (other backends prefer bfloat16)")
             return False
+        elif kind is cst.Assert:
+            if any(ctx.qname(call.func) == DEVICE_COUNT for call in _calls(node.test)):  # type: ignore[attr-defined]
+                region.reasons.append("an assert on `torch.cuda.device_count()` (the CPU accelerator counts one device)")
         elif kind is cst.Call:
             self._call(node)  # type: ignore[arg-type]
         elif kind is cst.SimpleString:
@@ -616,6 +620,18 @@ class _Scanner(cst.CSTVisitor):
                 region.reasons.append("a `device_map` of CUDA device numbers")
             elif word == "device_ids" and method == "barrier":
                 region.reasons.append("`barrier(device_ids=...)`, which only NCCL takes")
+
+
+def _calls(node: cst.CSTNode) -> List[cst.Call]:
+    """Every call in ``node`` (an assert's test: small)."""
+    out: List[cst.Call] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, cst.Call):
+            out.append(item)
+        stack.extend(item.children)
+    return out
 
 
 def _module_bound(ctx: Context, name: str) -> bool:
@@ -765,29 +781,38 @@ def _restore(ctx: Context, region: Region, where: str, why: str) -> None:
     holder = region.holder
     if holder is None:
         return
-    test = getattr(holder, where)
+    swaps: Dict[int, cst.CSTNode] = {}
     for atom in region.atoms:
+        if atom.replacement is None:
+            continue
         if atom.restore is None:  # is_available(): the CUDA question
             new = _cuda_question(ctx, atom.replacement, parens=not atom.bare)
-            test = _swap(test, atom.replacement, new)
+            swaps[id(atom.replacement)] = new
             for site in ctx.fixes:
                 if site.replacement is atom.replacement:
                     site.replacement = new
                     break
         else:
-            test = _swap(test, atom.replacement, atom.restore)
+            swaps[id(atom.replacement)] = atom.restore
             ctx.fixes[:] = [site for site in ctx.fixes if site.replacement is not atom.replacement]
             ctx.report(atom.rule, atom.node, f"{atom.what} {why}: left as a CUDA question; port that code, then this guard",
                        atom.top)
-    object.__setattr__(holder, where, test)
+    object.__setattr__(holder, where, fastwalk.transform(getattr(holder, where), _Swap(swaps)))
 
 
-def _swap(tree: cst.CSTNode, old: Optional[cst.CSTNode], new: cst.CSTNode) -> cst.CSTNode:
-    if old is None:
-        return tree
-    if tree is old:
-        return new
-    return tree.deep_replace(old, new)
+class _Swap(cst.CSTTransformer):
+    """Every node whose id is a key becomes its value, in one walk that keeps every other node itself
+    (``deep_replace`` rebuilds the whole tree, so a second replacement would no longer find its node)."""
+
+    def __init__(self, swaps: Dict[int, cst.CSTNode]) -> None:
+        super().__init__()
+        self.swaps = swaps
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        return id(node) not in self.swaps
+
+    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
+        return self.swaps.get(id(original_node), updated_node)
 
 
 def mark_bare(ctx: Context, expr: Optional[cst.BaseExpression]) -> None:
