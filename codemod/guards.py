@@ -576,7 +576,7 @@ class _Scanner(cst.CSTVisitor):
         ctx = self.ctx
         reason = None
         if isinstance(node, cst.Name):
-            if node.value in facts_of(ctx).names and _module_bound(ctx, node.value):
+            if _module_bound(ctx, node.value) and node.value in facts_of(ctx).names:
                 reason = facts_of(ctx).name_reason(node.value)
         else:
             self.not_refs.add(id(node.attr))  # type: ignore[attr-defined]
@@ -635,17 +635,18 @@ def _calls(node: cst.CSTNode) -> List[cst.Call]:
 
 
 def _module_bound(ctx: Context, name: str) -> bool:
-    """``name`` here means the module's own binding (no function or comprehension around binds it)."""
+    """``name`` here means a binding of the module's own (a def, an assignment, a relative import), not a
+    local, a builtin or an absolute import (those resolve to a qualified name)."""
     scope: Optional[Scope] = ctx.scope
     first = True
     while scope is not None and not scope.is_module:
         if name in scope.globals_:
-            return True
+            break
         if not (scope.is_class and not first) and (name in scope.bound or name in scope.imports):
             return False
         first = False
         scope = scope.parent
-    return True
+    return name in ctx.scopes.root.bound
 
 
 def _class_name(ctx: Context) -> Optional[str]:
