@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple, Union
 
+from accelport.codemod.statements import whole_file
+
 # Libraries that exist only for NVIDIA GPUs (a root module name).
 VENDOR_ROOTS = frozenset(
     {
@@ -137,13 +139,8 @@ def facts_of(ctx) -> Facts:
 
 
 def _facts_of_context(ctx) -> Facts:
-    stmts = ctx.statements
     try:
-        if stmts is not None:
-            body = [node for group in stmts.groups for node in group]
-        else:
-            body = ast.parse(ctx.module.code).body
-        return analyse(body)
+        return analyse(whole_file(ctx.statements, ctx.module)[0].body)
     except (SyntaxError, ValueError, RecursionError):
         return EMPTY
 

@@ -16,7 +16,7 @@ the walk found it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional, Set
 
 import libcst as cst
