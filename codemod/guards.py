@@ -733,13 +733,17 @@ def leave(ctx: Context, original: cst.CSTNode) -> None:
     guards = ctx.notes.get(NOTES_KEY)
     if guards is None:
         return
+    # holder id -> (holder, field, swaps): every atom of one holder decided here is swapped in one walk.
+    swaps: Dict[int, Tuple[cst.CSTNode, str, Dict[int, cst.CSTNode]]] = {}
     for region in guards.decide_at.pop(id(original), ()):  # type: ignore[attr-defined]
         if region.stored is not None and region.stored.reason is None:
             region.stored.reason = _cuda_only(ctx, region)
         if region.atoms:
-            _decide(ctx, region)
+            _decide(ctx, region, swaps)
     for stored in guards.stored_at.pop(id(original), ()):  # type: ignore[attr-defined]
-        _decide_stored(ctx, stored)
+        _decide_stored(ctx, stored, swaps)
+    for holder, where, pairs in swaps.values():
+        object.__setattr__(holder, where, fastwalk.transform(getattr(holder, where), _Swap(pairs)))
 
 
 def _cuda_only(ctx: Context, region: Region) -> Optional[str]:
@@ -757,13 +761,16 @@ def _cuda_only(ctx: Context, region: Region) -> Optional[str]:
     return None
 
 
-def _decide(ctx: Context, region: Region) -> None:
+Swaps = Dict[int, Tuple[cst.CSTNode, str, Dict[int, cst.CSTNode]]]
+
+
+def _decide(ctx: Context, region: Region, swaps: Swaps) -> None:
     reason = _cuda_only(ctx, region)
     if reason is not None:
-        _restore(ctx, region, "test", f"guards CUDA-only code ({reason})")
+        _restore(ctx, region, "test", f"guards CUDA-only code ({reason})", swaps)
 
 
-def _decide_stored(ctx: Context, stored: Stored) -> None:
+def _decide_stored(ctx: Context, stored: Stored, swaps: Swaps) -> None:
     """Every test that reads the stored question has been decided: the question follows them."""
     if not stored.value.atoms:
         return
@@ -774,36 +781,36 @@ def _decide_stored(ctx: Context, stored: Stored) -> None:
         why = f"is stored in `{stored.spelled}`, which guards CUDA-only code ({stored.reason})"
     else:
         return
-    _restore(ctx, stored.value, "value", why)
+    _restore(ctx, stored.value, "value", why, swaps)
 
 
-def _restore(ctx: Context, region: Region, where: str, why: str) -> None:
-    """Back to CUDA questions: the atoms in ``region.holder``'s ``where`` field."""
+def _restore(ctx: Context, region: Region, where: str, why: str, swaps: Swaps) -> None:
+    """Back to CUDA questions: the atoms in ``region.holder``'s ``where`` field, swapped by ``leave``
+    (a walk per swap would rebuild the nodes the next swap looks for, where the walk copies them)."""
     holder = region.holder
     if holder is None:
         return
-    swaps: Dict[int, cst.CSTNode] = {}
+    pairs = swaps.setdefault(id(holder), (holder, where, {}))[2]
     for atom in region.atoms:
         if atom.replacement is None:
             continue
         if atom.restore is None:  # is_available(): the CUDA question
             new = _cuda_question(ctx, atom.replacement, parens=not atom.bare)
-            swaps[id(atom.replacement)] = new
+            pairs[id(atom.replacement)] = new
             for site in ctx.fixes:
                 if site.replacement is atom.replacement:
                     site.replacement = new
                     break
         else:
-            swaps[id(atom.replacement)] = atom.restore
+            pairs[id(atom.replacement)] = atom.restore
             ctx.fixes[:] = [site for site in ctx.fixes if site.replacement is not atom.replacement]
             ctx.report(atom.rule, atom.node, f"{atom.what} {why}: left as a CUDA question; port that code, then this guard",
                        atom.top)
-    object.__setattr__(holder, where, fastwalk.transform(getattr(holder, where), _Swap(swaps)))
 
 
 class _Swap(cst.CSTTransformer):
-    """Every node whose id is a key becomes its value, in one walk that keeps every other node itself
-    (``deep_replace`` rebuilds the whole tree, so a second replacement would no longer find its node)."""
+    """Every node whose id is a key becomes its value, in one walk (``deep_replace`` is one walk per node,
+    and each rebuilds the nodes the next one looks for)."""
 
     def __init__(self, swaps: Dict[int, cst.CSTNode]) -> None:
         super().__init__()
