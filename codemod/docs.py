@@ -47,10 +47,11 @@ an `assert`.
   flash_attn, bitsandbytes, cupy, pynvml, exllama or a `*_cuda`, `*_ext`, `*_kernels` or `_C` module,
   cuDNN flags, `cpp_extension`, CUDA's autocast API (`torch.get_autocast_gpu_dtype()`,
   `torch.is_autocast_enabled()` without a device type), `nvcc`, `fused=True`, a `device_map` of device
-  numbers, an assert on `torch.cuda.device_count()`, float16 or a string chosen for CUDA; a function, method or module-level name of the same
-  file that reaches one of those, such as `def ext_gemm(x): return gemm(x)` over an extension's
-  `gemm`; also an `elif` for another backend after it, an `else` or exit whose message says CUDA or
-  GPU, a fallback that picks "cpu" where CUDA is missing): `is_available()` becomes
+  numbers, an assert on `torch.cuda.device_count()`, float16 or a string chosen for CUDA; a function,
+  method or module-level name of the same file that reaches one of those, such as
+  `def ext_gemm(x): return gemm(x)` over an extension's `gemm`; also an `elif` for another backend
+  after it, an `else` or exit whose message says CUDA or GPU, a fallback that picks "cpu" where CUDA
+  is missing): `is_available()` becomes
   `get_accelerator().device_name() == "cuda"`; `.is_cuda` and string comparisons stay as written and
   are reported, naming what keeps them. Port that code, then the guard.
 - A question stored in a local name, a module-level name or a `self` attribute
@@ -60,6 +61,10 @@ an `assert`.
   on, stored again, read by another object or another class of the file) it is not followed: it
   becomes or stays the CUDA question (reported where left), except as a `non_blocking=`/`pin_memory=`
   argument or in a printed message.
+- `torch.cuda.device_count()` compared with a number (`== 0`, `>= 1`, `> 1`) is such a question too
+  (the accelerator's count is 1 on the CPU): where it stays CUDA's it is left as written, which is 0 off
+  CUDA, and reported. A test skip (`self.skipTest`, `pytest.skip`, `raise SkipTest`,
+  `return unittest.skip(...)`, a `skipIf`/`skipUnless`/`skipif` condition) is always CUDA's decision.
 
 What counts as ported depends on the rules selected: with `--select torch-cuda-call` alone a
 `.cuda()` call under a guard keeps it a CUDA question.

@@ -24,6 +24,9 @@ How it is decided, in the one rule walk (no second pass):
   ``get_accelerator().device_name() == "cuda"``; ``x.is_cuda`` and string comparisons are left as
   written and reported). The test node, already rebuilt by the walk, is changed in place.
 
+``torch.cuda.device_count()`` compared with a number is an atom too (codemod/count_questions.py), and
+an ``if`` or conditional expression that skips a test makes its regions CUDA-only (codemod/skips.py).
+
 A question stored in a name or a ``self`` attribute (``use_cuda = torch.cuda.is_available()``) is
 followed to the tests that read it (codemod/stored_reads.py, one walk of its function, class or module
 when the assignment is reached): each such test registers a region as above, and when the walk leaves
@@ -42,7 +45,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import fastwalk, stored_reads
+from accelport.codemod import count_questions, fastwalk, replace, skips, stored_reads
 from accelport.codemod.cuda_only import CUDA_WORDS, call_reason, facts_of, module_reason, qname_reason
 from accelport.codemod.context import BACKEND, DEVICE, Context
 from accelport.codemod.names import Scope
@@ -222,6 +225,8 @@ def _atoms(ctx: Context, test: cst.BaseExpression, positive: bool, bare: bool, o
     elif isinstance(test, cst.Call):
         if not test.args and ctx.qname(test.func) == AVAILABLE:
             out.append((test, positive, bare))
+        else:
+            _count_atom(ctx, test, positive, out)
     elif id(test) in state(ctx).stored_uses:
         out.append((test, positive, bare))
     elif _is_cuda_read(test):
@@ -232,6 +237,17 @@ def _atoms(ctx: Context, test: cst.BaseExpression, positive: bool, bare: bool, o
             literal, negated, role = found
             ctx.set_role(literal, role)  # `"cuda" in str(device)` is a device question too
             out.append((literal, positive != negated, False))
+        else:
+            _count_atom(ctx, test, positive, out)
+
+
+def _count_atom(ctx: Context, test: cst.BaseExpression, positive: bool, out: List[Tuple[cst.CSTNode, bool, bool]]) -> None:
+    """``torch.cuda.device_count() == 0`` is ``not torch.cuda.is_available()``, ``> 1`` asks for several:
+    the atom is its ``device_count`` reference, positive where its true side needs a GPU."""
+    found = count_questions.question(ctx, test)
+    if found is not None:
+        count, needs_gpu, _ = found
+        out.append((count, positive == needs_gpu, False))
 
 
 def _suite_exits(suite: cst.BaseSuite) -> bool:
@@ -301,6 +317,8 @@ def enter_if(ctx: Context, node: cst.If) -> None:
             region.reasons.append("the `else` branch raises that it needs CUDA or a GPU")
         if not positive and _says_cuda(node.body):
             region.reasons.append("the message of the exit above says it needs CUDA")
+        if skips.suite_skips(node.body) or skips.suite_skips(node.orelse):
+            region.reasons.append(skips.REASON)
         if not positive and "cpu" in _strings_values(node.body):
             # `if not torch.cuda.is_available(): device = "cpu"`: skipped on the CPU accelerator, whatever
             # default stands (often CUDA's, from a config) would be used instead.
@@ -333,6 +351,10 @@ def enter_test(ctx: Context, node: cst.CSTNode) -> None:
             ):
                 region = _register(ctx, guards, atom, bare, parts, node, end)
                 region.reasons.append(f"the value `{ctx.code(branch).strip()[:40]}` chosen for CUDA")
+                continue
+            if skips.is_skip(node.body) or skips.is_skip(node.orelse):
+                region = _register(ctx, guards, atom, bare, parts, node, end)
+                region.reasons.append(skips.REASON)
                 continue
         elif isinstance(node, cst.While):
             parts, end = ([node.body, *siblings] if positive else []), node
@@ -685,6 +707,12 @@ def propose(ctx: Context, rule: object, original: cst.CSTNode, updated: cst.CSTN
     return None
 
 
+def is_guard_atom(ctx: Context, node: cst.CSTNode) -> bool:
+    """``node`` is a question in a guard, or one whose answer only tunes a copy: hand it to ``propose``."""
+    guards = ctx.notes.get(NOTES_KEY)
+    return guards is not None and (id(node) in guards.atoms or id(node) in guards.portable)  # type: ignore[attr-defined]
+
+
 def is_question(ctx: Context, node: cst.CSTNode) -> bool:
     """A ``"cuda"``/``"nccl"`` literal compared with a device or backend."""
     guards = ctx.notes.get(NOTES_KEY)
@@ -733,17 +761,13 @@ def leave(ctx: Context, original: cst.CSTNode) -> None:
     guards = ctx.notes.get(NOTES_KEY)
     if guards is None:
         return
-    # holder id -> (holder, field, swaps): every atom of one holder decided here is swapped in one walk.
-    swaps: Dict[int, Tuple[cst.CSTNode, str, Dict[int, cst.CSTNode]]] = {}
     for region in guards.decide_at.pop(id(original), ()):  # type: ignore[attr-defined]
         if region.stored is not None and region.stored.reason is None:
             region.stored.reason = _cuda_only(ctx, region)
         if region.atoms:
-            _decide(ctx, region, swaps)
+            _decide(ctx, region)
     for stored in guards.stored_at.pop(id(original), ()):  # type: ignore[attr-defined]
-        _decide_stored(ctx, stored, swaps)
-    for holder, where, pairs in swaps.values():
-        object.__setattr__(holder, where, fastwalk.transform(getattr(holder, where), _Swap(pairs)))
+        _decide_stored(ctx, stored)
 
 
 def _cuda_only(ctx: Context, region: Region) -> Optional[str]:
@@ -761,16 +785,13 @@ def _cuda_only(ctx: Context, region: Region) -> Optional[str]:
     return None
 
 
-Swaps = Dict[int, Tuple[cst.CSTNode, str, Dict[int, cst.CSTNode]]]
-
-
-def _decide(ctx: Context, region: Region, swaps: Swaps) -> None:
+def _decide(ctx: Context, region: Region) -> None:
     reason = _cuda_only(ctx, region)
     if reason is not None:
-        _restore(ctx, region, "test", f"guards CUDA-only code ({reason})", swaps)
+        _restore(ctx, region, "test", f"guards CUDA-only code ({reason})")
 
 
-def _decide_stored(ctx: Context, stored: Stored, swaps: Swaps) -> None:
+def _decide_stored(ctx: Context, stored: Stored) -> None:
     """Every test that reads the stored question has been decided: the question follows them."""
     if not stored.value.atoms:
         return
@@ -781,46 +802,37 @@ def _decide_stored(ctx: Context, stored: Stored, swaps: Swaps) -> None:
         why = f"is stored in `{stored.spelled}`, which guards CUDA-only code ({stored.reason})"
     else:
         return
-    _restore(ctx, stored.value, "value", why, swaps)
+    _restore(ctx, stored.value, "value", why)
 
 
-def _restore(ctx: Context, region: Region, where: str, why: str, swaps: Swaps) -> None:
-    """Back to CUDA questions: the atoms in ``region.holder``'s ``where`` field, swapped by ``leave``
-    (a walk per swap would rebuild the nodes the next swap looks for, where the walk copies them)."""
+def _restore(ctx: Context, region: Region, where: str, why: str) -> None:
+    """Back to CUDA questions: the atoms in ``region.holder``'s ``where`` field."""
     holder = region.holder
     if holder is None:
         return
-    pairs = swaps.setdefault(id(holder), (holder, where, {}))[2]
+    test = getattr(holder, where)
     for atom in region.atoms:
         if atom.replacement is None:
             continue
         if atom.restore is None:  # is_available(): the CUDA question
             new = _cuda_question(ctx, atom.replacement, parens=not atom.bare)
-            pairs[id(atom.replacement)] = new
+            test = _swap(test, atom.replacement, new)
             for site in ctx.fixes:
                 if site.replacement is atom.replacement:
                     site.replacement = new
                     break
         else:
-            pairs[id(atom.replacement)] = atom.restore
+            test = _swap(test, atom.replacement, atom.restore)
             ctx.fixes[:] = [site for site in ctx.fixes if site.replacement is not atom.replacement]
             ctx.report(atom.rule, atom.node, f"{atom.what} {why}: left as a CUDA question; port that code, then this guard",
                        atom.top)
+    object.__setattr__(holder, where, test)
 
 
-class _Swap(cst.CSTTransformer):
-    """Every node whose id is a key becomes its value, in one walk (``deep_replace`` is one walk per node,
-    and each rebuilds the nodes the next one looks for)."""
-
-    def __init__(self, swaps: Dict[int, cst.CSTNode]) -> None:
-        super().__init__()
-        self.swaps = swaps
-
-    def on_visit(self, node: cst.CSTNode) -> bool:
-        return id(node) not in self.swaps
-
-    def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
-        return self.swaps.get(id(original_node), updated_node)
+def _swap(tree: cst.CSTNode, old: Optional[cst.CSTNode], new: cst.CSTNode) -> cst.CSTNode:
+    if old is None:
+        return tree
+    return replace.replace(tree, old, new)
 
 
 def mark_bare(ctx: Context, expr: Optional[cst.BaseExpression]) -> None:
