@@ -2,86 +2,71 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
-from enum import Enum
 from pathlib import Path
-from typing import List, Optional
-
-import typer
 
 from accelport.codemod import baseline as baseline_mod
 from accelport.codemod import config as config_mod
 from accelport.codemod import report
 from accelport.codemod.cli import (
-    CONFIG, EXCLUDE, EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_USAGE, EXTEND_EXCLUDE, FORCE_EXCLUDE, IGNORE, JOBS,
-    NO_CACHE, PATHS, RUNTIME, SELECT, TARGET, COLOR, _jobs, _painters, _settings, _sources, app,
+    EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_USAGE, _jobs, _painters, _settings, _sources, add_run_options, add_selection,
+    echo,
 )  # fmt: skip
 from accelport.codemod.results import ORDER
 from accelport.codemod.runner import Mode, run
 from accelport.rules import registry
 
-
-class Format(str, Enum):
-    text = "text"
-    json = "json"
-    github = "github"
-    sarif = "sarif"
+FORMATS = ("text", "json", "github", "sarif")
 
 
-@app.command(short_help="Report CUDA-specific sites; exit 1 if there is any.")
-def check(
-    paths: Optional[List[str]] = PATHS,
-    output_format: Format = typer.Option(Format.text, "--output-format", help="Print findings as text, json, github (workflow annotations) or sarif (2.1.0)."),
-    statistics: bool = typer.Option(False, "--statistics", help="Print counts per rule instead of each site."),
-    baseline: Optional[Path] = typer.Option(None, "--baseline", metavar="FILE", help="Only findings not recorded in this file fail."),
-    update_baseline: bool = typer.Option(False, "--update-baseline", help="Record today's findings in --baseline and pass."),
-    report_unused: bool = typer.Option(False, "--report-unused-suppressions", help="Also report suppression comments that silence nothing."),
-    runtime: Optional[str] = RUNTIME,
-    target: Optional[str] = TARGET,
-    select: Optional[List[str]] = SELECT,
-    ignore: Optional[List[str]] = IGNORE,
-    exclude: Optional[List[str]] = EXCLUDE,
-    extend_exclude: Optional[List[str]] = EXTEND_EXCLUDE,
-    force_exclude: Optional[bool] = FORCE_EXCLUDE,
-    jobs: Optional[int] = JOBS,
-    config: Optional[Path] = CONFIG,
-    no_cache: bool = NO_CACHE,
-    color: str = COLOR,
-) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--output-format", choices=FORMATS, default="text", metavar="|".join(FORMATS), help="Print findings as text (the default), json, github (workflow annotations) or sarif (2.1.0).")
+    add("--statistics", action="store_true", help="Print counts per rule instead of each site.")
+    add("--baseline", type=Path, metavar="FILE", help="Only findings not recorded in this file fail.")
+    add("--update-baseline", action="store_true", help="Record today's findings in --baseline and pass.")
+    add("--report-unused-suppressions", action="store_true", dest="report_unused", help="Also report suppression comments that silence nothing.")
+    add_selection(parser, "check")
+    add_run_options(parser)
+
+
+def check(args: argparse.Namespace) -> int:
     """Report every CUDA-specific site in the files and folders named (fixable ones marked [*]); exit 1 if
     there is any."""
-    paths = paths or []
-    out, err = _painters(color)
-    if update_baseline and baseline is None:
-        typer.echo("accelport: --update-baseline needs --baseline FILE", err=True)
-        raise typer.Exit(EXIT_USAGE)
-    settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
+    paths = args.paths
+    out, err = _painters(args.color)
+    baseline = args.baseline
+    if args.update_baseline and baseline is None:
+        echo("accelport: --update-baseline needs --baseline FILE", err=True)
+        return EXIT_USAGE
+    settings, pattern, force, table = _settings(args, paths)
     sources, missing = _sources(paths, pattern, force, table.get(config_mod.ROOT))
-    outcomes = run(sources, settings, Mode.CHECK, _jobs(jobs, table), cache=not no_cache)
+    outcomes = run(sources, settings, Mode.CHECK, _jobs(args.jobs, table), cache=not args.no_cache)
     sites = report.all_sites(outcomes)
-    if report_unused:
+    if args.report_unused:
         sites = sorted(sites + _unused(outcomes, settings.rules or registry.DEFAULT_NAMES), key=ORDER)
     if baseline is not None:
         try:
-            if update_baseline:
+            if args.update_baseline:
                 recorded = baseline_mod.update(
                     baseline, sites, [o.display for o in outcomes if o.error is None], table.get(config_mod.ROOT)
                 )
-                typer.echo(f"baseline {baseline}: {recorded} finding{'s' if recorded != 1 else ''} recorded", err=True)
+                echo(f"baseline {baseline}: {recorded} finding{'s' if recorded != 1 else ''} recorded", err=True)
                 sites = []
             else:
                 sites = baseline_mod.new_findings(sites, baseline_mod.load(baseline), baseline)
         except (baseline_mod.BaselineError, OSError) as exc:
-            typer.echo(f"accelport: {exc}", err=True)
-            raise typer.Exit(EXIT_USAGE)
-    _emit(sites, output_format, statistics, out, err)
+            echo(f"accelport: {exc}", err=True)
+            return EXIT_USAGE
+    _emit(sites, args.output_format, args.statistics, out, err)
     for line in report.errors(outcomes) + missing:
-        typer.echo(err.line(line), err=True, color=err.on)
+        echo(err.line(line), err=True)
     if missing:
-        raise typer.Exit(EXIT_USAGE)
+        return EXIT_USAGE
     if any(o.error for o in outcomes):
-        raise typer.Exit(EXIT_ERROR)
-    raise typer.Exit(EXIT_FOUND if sites else EXIT_OK)
+        return EXIT_ERROR
+    return EXIT_FOUND if sites else EXIT_OK
 
 
 def _unused(outcomes, active) -> list:
@@ -101,7 +86,7 @@ def _unused(outcomes, active) -> list:
     ]
 
 
-def _emit(sites, output_format: Format, statistics: bool, out, err) -> None:
+def _emit(sites, output_format: str, statistics: bool, out, err) -> None:
     if statistics:
         lines = report.statistics(sites)
         if sites:
@@ -110,11 +95,11 @@ def _emit(sites, output_format: Format, statistics: bool, out, err) -> None:
         for line in lines:
             sys.stdout.write(out.statistic(line) + "\n")
         return
-    if output_format is Format.json:
+    if output_format == "json":
         sys.stdout.write(report.as_json(sites))
-    elif output_format is Format.github:
+    elif output_format == "github":
         sys.stdout.write(report.as_github(sites))
-    elif output_format is Format.sarif:
+    elif output_format == "sarif":
         sys.stdout.write(report.as_sarif(sites, registry.ALL_RULES))
     else:
         text = report.as_text(sites)
@@ -122,4 +107,4 @@ def _emit(sites, output_format: Format, statistics: bool, out, err) -> None:
         if sites:
             fixable = sum(1 for s in sites if s.fixable)
             summary = f"{len(sites)} CUDA-specific site{'s' if len(sites) != 1 else ''} ({fixable} fixable with `accelport rewrite`)"
-            typer.echo(err.heading(summary), err=True, color=err.on)
+            echo(err.heading(summary), err=True)

@@ -31,6 +31,21 @@ CUDA_INDEX_FUNCTIONS = frozenset(
     }
 )  # fmt: skip
 ORDERING = (cst.LessThan, cst.LessThanEqual, cst.GreaterThan, cst.GreaterThanEqual)
+# The runtimes' get_accelerator, wherever ported code imports it from.
+ACCELERATOR_FUNCTIONS = frozenset(
+    {
+        "accelport.accelerator_runtime.get_accelerator", "deepspeed.accelerator.get_accelerator",
+        "deepspeed.accelerator.real_accelerator.get_accelerator",
+    }
+)  # fmt: skip
+# get_accelerator() methods whose first positional argument is a device index: the ported
+# CUDA_INDEX_FUNCTIONS keep their names, and device_name(i) is what the rules advise for an index.
+ACCELERATOR_INDEX_METHODS = CUDA_INDEX_FUNCTIONS | {"device_name", "device", "set_device"}
+
+
+def is_accelerator_call(ctx: Context, node: cst.BaseExpression) -> bool:
+    """``get_accelerator()`` (or an alias of it) from one of the runtimes."""
+    return isinstance(node, cst.Call) and not node.args and ctx.qname(node.func) in ACCELERATOR_FUNCTIONS
 
 
 def is_device_word(name: str) -> bool:
@@ -120,11 +135,15 @@ def _mark_call(ctx: Context, node: cst.Call) -> None:
         word = arg.keyword.value
         if word in DEVICE_KEYWORDS:
             _mark_device(ctx, arg.value, word)
-        elif word == "output_device":
+        elif word in ("output_device", "device_index"):  # device_index: the accelerator interface's name
             ctx.set_role(arg.value, INDEX)
-        elif word == "device_ids" and isinstance(arg.value, (cst.List, cst.Tuple)):
-            for element in arg.value.elements:
-                ctx.set_role(element.value, INDEX)
+        elif word == "device_ids":
+            # `[i]`, or `[i] if ... else None` as the ddp-device-ids port writes it.
+            value = arg.value
+            for option in (value.body, value.orelse) if isinstance(value, cst.IfExp) else (value,):
+                if isinstance(option, (cst.List, cst.Tuple)):
+                    for element in option.elements:
+                        ctx.set_role(element.value, INDEX)
 
     if args:
         first = args[0].value
@@ -134,6 +153,8 @@ def _mark_call(ctx: Context, node: cst.Call) -> None:
             ctx.set_role(first, INDEX)
         elif qname is not None and qname.startswith("torch.cuda.") and qname[11:] in CUDA_INDEX_FUNCTIONS:
             ctx.set_role(first, INDEX)
+        elif method in ACCELERATOR_INDEX_METHODS and is_accelerator_call(ctx, func.value):  # type: ignore[attr-defined]
+            ctx.set_role(first, INDEX)  # ported code: get_accelerator().synchronize(dev)
         if qname == "torch.load" and len(args) > 1:
             _mark_device(ctx, args[1].value, "map_location")  # torch.load(f, map_location)
         elif isinstance(func, cst.Name) and func.value in INT_BUILTINS and qname is None:

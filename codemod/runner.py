@@ -391,9 +391,12 @@ def _fixed_point(first, display: str, settings: Settings, rules, passes: int = 2
     A rewrite can leave a site for the next pass (``(empty_cache.cuda())()``: the inner name is
     ported, the outer ``.cuda()`` then is not). Another pass is made only when a line the rewrite
     produced still holds a rule's trigger, which is rare. Sites a later pass finds again are not
-    reported twice; the lines it may touch are those of the first pass (``verify`` checks them).
+    reported twice, nor the current-device notes on the index form the first pass wrote (the first
+    pass reported each in its CUDA spelling); the lines it may touch are those of the first pass
+    (``verify`` checks them).
     """
     from accelport.codemod.transform import transform_source
+    from accelport.rules.current_device import is_restated
 
     result = first
     for _ in range(passes):
@@ -408,6 +411,7 @@ def _fixed_point(first, display: str, settings: Settings, rules, passes: int = 2
         if again.error is not None or not again.changed:
             return result
         seen = {(f.rule, f.snippet, f.message) for f in result.findings}
+        seen.update((f.rule, f.snippet, f.message) for f in again.findings if is_restated(f))
         counts = dict(result.counts)
         for rule, count in again.counts.items():
             counts[rule] = counts.get(rule, 0) + count

@@ -1,4 +1,9 @@
-"""Family 3 of the porting rules: ``torch.cuda.current_device()``, a name or an index by use."""
+"""Family 3 of the porting rules: ``torch.cuda.current_device()``, a name or an index by use.
+
+The index form the rule writes, ``get_accelerator().current_device()``, is analysed the same way but
+never rewritten: where its use wants a device or cannot be classified, ``check`` reports it with the
+advice the port gave, so that advice is still listed after the code no longer spells ``torch.cuda``.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +14,59 @@ import libcst as cst
 
 from accelport.codemod.context import FULL_WALK, DEVICE, INDEX, Context
 from accelport.codemod.names import Scope
-from accelport.codemod.roles import is_device_word
+from accelport.codemod.results import Finding
+from accelport.codemod.roles import is_accelerator_call, is_device_word
 from accelport.rules.base import Rule, keep_parens
 
 CURRENT = "torch.cuda.current_device"
 NAME_METHOD = "current_device_name"
 INDEX_METHOD = "current_device"
 SCAN = "current-device-scan"
-CONTAINER = ("stored in a container, whose uses cannot be followed: ported as an index; where it is used as a "
-             "device, write get_accelerator().current_device_name()")
+# The two spellings of the current device's index: the one ported now, and the one a port left.
+CUDA, PORTED = "cuda", "ported"
+# Every finding on the ported spelling names it (and no finding on the CUDA one does): the runner's
+# fixed-point pass drops them, as the first pass reported the same site in its CUDA spelling.
+PORTED_CALL = "get_accelerator().current_device()"
+_WORDS = {CUDA: ("torch.cuda.current_device()", "ported as an index"), PORTED: (PORTED_CALL, "kept as an index")}
+NAME_ADVICE = "where it is used as a device, write get_accelerator().current_device_name()"
 
 Key = Tuple[int, str]
 
 
+def _kind(ctx: Context, node: Optional[cst.CSTNode]) -> Optional[str]:
+    """CUDA for ``torch.cuda.current_device()``, PORTED for ``get_accelerator().current_device()``."""
+    if not isinstance(node, cst.Call) or node.args:
+        return None
+    func = node.func
+    if ctx.qname(func) == CURRENT:
+        return CUDA
+    if isinstance(func, cst.Attribute) and func.attr.value == INDEX_METHOD and is_accelerator_call(ctx, func.value):
+        return PORTED
+    return None
+
+
+def is_restated(finding: Finding) -> bool:
+    """A finding on the ported spelling: in a pass over this rule's own output, the same site again."""
+    return finding.rule == CurrentDevice.NAME and PORTED_CALL in finding.message
+
+
 def _is_current_device(ctx: Context, node: Optional[cst.CSTNode]) -> bool:
+    """Either spelling: both are followed through their uses."""
+    return _kind(ctx, node) is not None
+
+
+def _is_cuda_current_device(ctx: Context, node: Optional[cst.CSTNode]) -> bool:
+    """The spelling the rule rewrites."""
     return isinstance(node, cst.Call) and not node.args and ctx.qname(node.func) == CURRENT
+
+
+def _verb(ctx: Context, node: cst.CSTNode) -> str:
+    return _WORDS[_kind(ctx, node) or CUDA][1]
+
+
+def _container(ctx: Context, node: cst.CSTNode) -> str:
+    note = "ported as an index" if _kind(ctx, node) == CUDA else f"{PORTED_CALL} is kept as an index"
+    return f"stored in a container, whose uses cannot be followed: {note}; {NAME_ADVICE}"
 
 
 def _is_cuda_fstring(node: cst.FormattedString) -> Optional[cst.FormattedStringExpression]:
@@ -83,6 +126,8 @@ class _Scan:
         self.top_of: Dict[int, int] = {}
         # id(current_device() call) -> (the method name node of its rewrite, the method it got in the walk).
         self.pending: Dict[int, Tuple[cst.Name, str]] = {}
+        # ids of the calls bound to a name or stored: their reads decide, not the call's own place.
+        self.bound: Set[int] = set()
 
     def observe(self, node: cst.CSTNode) -> None:
         # By exact type: an isinstance against LibCST's ABC-based classes per node and per test cost a
@@ -153,6 +198,7 @@ class _Scan:
         if not _is_current_device(ctx, value):
             return
         self.top_of[id(value)] = ctx.current_top
+        self.bound.add(id(value))
         if isinstance(target, cst.Name):
             if ctx.scope.is_class:
                 self.class_stores.append(value)  # type: ignore[arg-type]  # also read as self.<name>
@@ -207,6 +253,10 @@ class CurrentDevice(Rule):
     stored on an attribute) gives the index and a finding. Printing or logging the value decides nothing.
     A call stored on an attribute or in a class body, bound to a name declared `global`/`nonlocal`
     elsewhere, returned, or passed straight to an unknown function is ported as an index and reported.
+    The index form a port leaves, `get_accelerator().current_device()`, is followed the same way and
+    never rewritten: where it is used as a device or in a use that cannot be classified it is reported
+    with the same advice, so a later `check` still lists what the port could not decide (silence a
+    reviewed one with `# accelport: ignore[current-device]`).
 
     ## Why is this bad?
     `x.to(torch.cuda.current_device())` means `x.to("cuda:0")`: it fails on every other backend.
@@ -253,24 +303,29 @@ class CurrentDevice(Rule):
         top = scan.top
         decisions: Dict[int, str] = {}
         for call in scan.attribute_stores:
-            ctx.report(self, call, "stored on an attribute or in a container, whose uses cannot be followed: ported as "
-                       "an index; where it is used as a device, write get_accelerator().current_device_name()", top(call))
+            ctx.report(self, call, "stored on an attribute or in a container, whose uses cannot be followed: "
+                       f"{self._subject(ctx, call)}; {NAME_ADVICE}", top(call))
         for call in scan.class_stores:
-            ctx.report(self, call, "a class attribute, whose uses cannot be followed: ported as an index; where it is "
-                       "used as a device, write get_accelerator().current_device_name()", top(call))
+            ctx.report(self, call, f"a class attribute, whose uses cannot be followed: {self._subject(ctx, call)}; "
+                       f"{NAME_ADVICE}", top(call))
         for call in scan.attribute_stores + scan.class_stores:
             decisions[id(call)] = INDEX_METHOD
         reads: DefaultDict[str, List[Tuple[Scope, cst.Name]]] = defaultdict(list)
         for scope, name in scan.loads:
             reads[name.value].append((scope, name))
         for (scope_id, name), calls in scan.bindings.items():
+            kind = CUDA if any(_kind(ctx, call) == CUDA for call in calls) else PORTED
             if (scope_id, name) in scan.declared:
                 method = INDEX_METHOD
                 for call in calls:
                     ctx.report(self, call, f"`{name}` is declared global or nonlocal, so its uses cannot be followed: "
-                               "ported as an index", top(call))
+                               f"{self._subject(ctx, call)}", top(call))
             else:
-                method = self._decide(ctx, scan, scope_id, name, reads[name])
+                method = self._decide(ctx, scan, scope_id, name, reads[name], kind)
+            if method == NAME_METHOD and kind == PORTED:
+                for call in calls:
+                    ctx.report(self, call, f"`{name}` holds {PORTED_CALL}, an index, and every use of it wants a device: "
+                               "bind get_accelerator().current_device_name() instead", top(call))
             for call in calls:
                 # `a = b = torch.cuda.current_device()`: a name only if every name wants one.
                 if decisions.get(id(call)) != INDEX_METHOD:
@@ -281,7 +336,13 @@ class CurrentDevice(Rule):
                 # The node was made by this walk and is referenced only by its rewrite and that rewrite's site.
                 object.__setattr__(method_name, "value", decided)
 
-    def _decide(self, ctx: Context, scan: _Scan, scope_id: int, name: str, reads: List[Tuple[Scope, cst.Name]]) -> str:
+    @staticmethod
+    def _subject(ctx: Context, call: cst.CSTNode) -> str:
+        return "ported as an index" if _kind(ctx, call) == CUDA else f"{PORTED_CALL} is kept as an index"
+
+    def _decide(
+        self, ctx: Context, scan: _Scan, scope_id: int, name: str, reads: List[Tuple[Scope, cst.Name]], kind: str
+    ) -> str:
         """Every read of the name that can see this binding decides, wherever it is in the scope (a
         later rebinding does not hide the reads before it) and in the functions nested in it."""
         device: List[cst.Name] = []
@@ -307,12 +368,13 @@ class CurrentDevice(Rule):
                 unknown.append(node)
         if device and not other and not unknown:
             return NAME_METHOD
+        call, verb = _WORDS[kind]
         for node in unknown:
-            ctx.report(self, node, f"`{name}` holds torch.cuda.current_device(); cannot tell whether this use "
-                       "wants a device or an index: ported as an index", scan.top(node))
+            ctx.report(self, node, f"`{name}` holds {call}; cannot tell whether this use "
+                       f"wants a device or an index: {verb}", scan.top(node))
         reason = "it is also used as an integer" if other else "another use of it cannot be classified"
         for node in device:
-            ctx.report(self, node, f"`{name}` holds torch.cuda.current_device(), ported as an index because {reason}, "
+            ctx.report(self, node, f"`{name}` holds {call}, {verb} because {reason}, "
                        f"but is used as a device here: pass get_accelerator().device_name({name})",
                        scan.top(node))
         return INDEX_METHOD
@@ -331,29 +393,38 @@ class CurrentDevice(Rule):
             if isinstance(key, str) and is_device_word(key):
                 ctx.set_role(element.value, DEVICE)  # `{"device": ...}` is read as a device
             elif ctx.role(element.value) is None:
-                ctx.report(self, element.value, CONTAINER)
+                ctx.report(self, element.value, _container(ctx, element.value))
 
     def _elements(self, ctx: Context, node) -> None:
         for element in node.elements:
             value = element.value
             if _is_current_device(ctx, value) and ctx.role(value) is None:
-                ctx.report(self, value, CONTAINER)
+                ctx.report(self, value, _container(ctx, value))
 
     visit_List = visit_Tuple = visit_Set = _elements
 
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
-        if _is_current_device(ctx, node):
+        if _is_cuda_current_device(ctx, node):
             ctx.claim(node.func)
             return
         neutral = set(map(id, _neutral_args(ctx, node)))
         for arg in node.args:
             value = arg.value
             if _is_current_device(ctx, value) and ctx.role(value) is None and id(value) not in neutral:
-                ctx.report(self, value, f"passed to `{ctx.code(node.func)}`, which may use it as a device: ported as "
-                           "an index; if it wants a device, write get_accelerator().current_device_name()")
+                subject = "" if _kind(ctx, value) == CUDA else f"{PORTED_CALL} "
+                ctx.report(self, value, f"{subject}passed to `{ctx.code(node.func)}`, which may use it as a device: "
+                           f"{_verb(ctx, value)}; if it wants a device, write get_accelerator().current_device_name()")
 
     def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
-        if not _is_current_device(ctx, original):
+        kind = _kind(ctx, original)
+        if kind == PORTED:
+            # Never rewritten (it may be the port's own index); a device use of it is reported.
+            scan = ctx.notes.get(SCAN)
+            if ctx.role(original) == DEVICE and (scan is None or id(original) not in scan.bound):  # type: ignore[attr-defined]
+                ctx.report(self, original, f"{PORTED_CALL} is an index, used as a device here: write "
+                           "get_accelerator().current_device_name()")
+            return None
+        if kind is None:
             return None
         # What its own place says; ``finish`` changes it where a binding's reads decide otherwise.
         method = NAME_METHOD if ctx.role(original) == DEVICE else INDEX_METHOD
@@ -365,15 +436,17 @@ class CurrentDevice(Rule):
 
     def visit_FormattedString(self, ctx: Context, node: cst.FormattedString) -> None:
         part = _is_cuda_fstring(node)
-        if part is not None and _is_current_device(ctx, part.expression):
+        if part is not None and _is_cuda_current_device(ctx, part.expression):
             ctx.claim(part.expression)
 
     def leave_FormattedString(self, ctx: Context, original: cst.FormattedString, updated: cst.FormattedString):
         part = _is_cuda_fstring(original)
-        if part is None or not _is_current_device(ctx, part.expression):
+        if part is None or not _is_cuda_current_device(ctx, part.expression):
             return None
         return keep_parens(ctx.accel_call(NAME_METHOD), updated)
 
     def visit_Return(self, ctx: Context, node: cst.Return) -> None:
         if _is_current_device(ctx, node.value):
-            ctx.report(self, node.value, "returned to the caller, which may use it as a device: ported as an index")
+            subject = "" if _kind(ctx, node.value) == CUDA else f"{PORTED_CALL} "
+            ctx.report(self, node.value, f"{subject}returned to the caller, which may use it as a device: "
+                       f"{_verb(ctx, node.value)}")

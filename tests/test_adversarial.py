@@ -417,13 +417,11 @@ def test_bad_baseline_is_one_line_and_exit_2(work: Path, document: str) -> None:
 
 
 def test_launch_without_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    from typer.testing import CliRunner
-
-    from accelport.codemod.cli import app
+    from tests.cli_invoke import invoke as run_cli
 
     monkeypatch.setitem(sys.modules, "torch", None)
     monkeypatch.delitem(sys.modules, "accelport.launch", raising=False)
-    result = CliRunner().invoke(app, ["launch", "train.py"])
+    result = run_cli(["launch", "train.py"])
     assert result.exit_code == 2
     assert "`accelport launch` needs torch, which is not installed: pip install 'accelport[runtime]'" in result.output
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod import check_cli
 
 LEGACY = "import torch\n\n\ndef step(x):\n    torch.cuda.synchronize()\n    return x.cuda()\n"
 
@@ -23,7 +22,7 @@ def project(tmp_path, monkeypatch):
 
 
 def check(*args: str):
-    return CliRunner().invoke(check_cli.app, ["check", "-j", "1", *args], catch_exceptions=False)
+    return run_cli(["check", "-j", "1", *args])
 
 
 def record(*paths: str):

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import jsonschema
 import pytest
-from typer.testing import CliRunner
+from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod import check_cli
 from accelport.codemod.report import statistics
 from accelport.codemod.results import Finding
 
@@ -116,7 +115,7 @@ def project(tmp_path, monkeypatch):
 
 
 def check(*args: str):
-    return CliRunner().invoke(check_cli.app, ["check", "-j", "1", *args], catch_exceptions=False)
+    return run_cli(["check", "-j", "1", *args])
 
 
 def test_text_reports_every_site_sorted_with_fix_markers(project):
@@ -279,7 +278,7 @@ def test_output_is_sorted_and_the_same_with_a_process_pool(project):
         (project / name).parent.mkdir(exist_ok=True)
         (project / name).write_text(SITES)
     serial = check("--no-cache", ".")
-    pooled = CliRunner().invoke(check_cli.app, ["check", "-j", "2", "--no-cache", "."], catch_exceptions=False)
+    pooled = run_cli(["check", "-j", "2", "--no-cache", "."])
     assert serial.stdout == pooled.stdout
     paths = [line.split(":")[0] for line in serial.stdout.splitlines()]
     assert paths == sorted(paths) and set(paths) == {"a.py", "m/b.py", "z.py"}

@@ -4,6 +4,7 @@ output that ``git apply`` accepts, ``--check``, and ``--jobs`` not changing a by
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -164,6 +165,61 @@ def test_in_place_rewrite_of_clean_tree_exits_0(work: Path) -> None:
     assert snapshot(work) == before  # not even touched
 
 
+# The current-device notes, where the port had to guess: an index handed on, and a device use of it.
+HANDED_ON = (
+    "import torch\n\n\ndef setup(model, helper):\n    dev = torch.cuda.current_device()\n"
+    "    helper(dev)\n    model.to(dev)\n    torch.cuda.synchronize()\n    return model\n"
+)
+
+
+def _notes(text: str) -> List[Tuple[str, str]]:
+    """(position, message) of each current-device finding line."""
+    return [(where, rest) for where, _, rest in (line.partition(": current-device ") for line in text.splitlines()) if rest]
+
+
+def _as_ported(notes: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
+    """The notes on the CUDA spelling as they read on the index form the port wrote."""
+    return [
+        (where, message.replace("torch.cuda.current_device()", "get_accelerator().current_device()").replace("ported as", "kept as"))
+        for where, message in notes
+    ]
+
+
+def test_current_device_notes_stay_findable_after_the_rewrite(work: Path) -> None:
+    write(work, {"train.py": HANDED_ON})
+    ported = accelport("rewrite", "train.py", cwd=work)
+    assert ported.returncode == 1, ported.stderr
+    rewritten = (work / "train.py").read_text()
+    assert "    dev = get_accelerator().current_device()\n    helper(dev)\n    model.to(dev)\n" in rewritten
+    notes = _notes(ported.stderr)
+    assert [where for where, _ in notes] == ["train.py:7:12", "train.py:8:14"]  # where the uses now are
+    assert rewritten.splitlines()[6] == "    helper(dev)" and rewritten.splitlines()[7] == "    model.to(dev)"
+    # The code no longer spells torch.cuda; check still lists both, at the same places, same advice.
+    checked = accelport("check", "train.py", cwd=work)
+    assert checked.returncode == 1, checked.stderr
+    assert _notes(checked.stdout.decode()) == _as_ported(notes) != notes
+    assert "pass get_accelerator().device_name(dev)" in notes[1][1]
+    # A second rewrite changes nothing and lists each note once.
+    again = accelport("rewrite", "train.py", cwd=work)
+    assert (work / "train.py").read_text() == rewritten
+    assert again.returncode == 1 and _notes(again.stderr) == _as_ported(notes)
+    # Following the advice clears the note.
+    write(work, {"train.py": rewritten.replace("model.to(dev)", "model.to(get_accelerator().device_name(dev))")})
+    assert [where for where, _ in _notes(accelport("check", "train.py", cwd=work).stdout.decode())] == ["train.py:7:12"]
+
+
+def test_a_second_pass_does_not_report_a_current_device_note_twice(work: Path) -> None:
+    # `(empty_cache.cuda())()` leaves CUDA code inside a produced line: the runner makes a second pass
+    # over the rewritten text, which holds the index form the first pass wrote.
+    program = HANDED_ON.replace("    torch.cuda.synchronize()\n", "    (empty_cache.cuda())()\n").replace(
+        "import torch\n", "import torch\nfrom torch.cuda import empty_cache\n"
+    )
+    write(work, {"train.py": program})
+    ported = accelport("rewrite", "--no-cache", "train.py", cwd=work)
+    assert b"" == ported.stdout and ".cuda()" not in (work / "train.py").read_text()
+    assert [where for where, _ in _notes(ported.stderr)] == ["train.py:7:12", "train.py:8:14"], ported.stderr
+
+
 def test_exit_123_names_the_bad_file_and_still_processes_the_others(work: Path) -> None:
     write(work, {"a.py": CUDA, "bad.py": "import torch\nx = torch.randn(3).cuda(\n", "z.py": CUDA})
     bad_before = (work / "bad.py").read_bytes()
@@ -281,35 +337,62 @@ def test_jobs_2_output_is_byte_identical_to_jobs_1(tmp_path: Path) -> None:
 # --- help text -----------------------------------------------------------------------------------
 
 
-def _commands():
-    import typer.main
+def _parsers():
+    """Each command's argparse parser (what its ``--help`` prints), and the top-level one."""
+    from accelport.codemod import cli
 
-    from accelport.codemod import check_cli, cli
-
-    del check_cli  # registers `check`
-    group = typer.main.get_command(cli.app)
-    return group, sorted(group.commands)
+    return {"": cli.top_parser(), **{name: cli.command_parser(name, f"accelport {name}")[0] for name in cli.COMMANDS if name != "launch"}}
 
 
 # `launch --help` is torchrun's own argparse help (the launcher passes every option through).
-@pytest.mark.parametrize("name", ["", *(name for name in _commands()[1] if name != "launch")])
+@pytest.mark.parametrize("name", list(_parsers()))
 def test_help_has_no_type_tags_internal_paths_or_swallowed_brackets(work: Path, name: str) -> None:
     proc = accelport(*([name] if name else []), "--help", cwd=work)
     text = proc.stdout.decode()
     assert proc.returncode == 0, proc.stderr
-    for tag in ("<bool>", "<list[", "<str>", "<int>", "<path>", "codemod/", ".py)"):
+    for tag in ("<bool>", "<list[", "<str>", "<int>", "<path>", "codemod/", ".py)", "{", "}"):
         assert tag not in text, (name, tag, text)
     if name in ("rewrite", "check"):
         assert "[tool.accelport]" in text  # rich markup used to swallow it, leaving a double space
+    if name:
+        assert text.startswith(f"usage: accelport {name} ")
+    else:
+        for command in ("rewrite", "check", "launch", "explain", "info", "rules"):
+            assert f"\n    {command} " in text  # listed with its one-line help
 
 
 def test_every_option_help_is_one_clear_sentence() -> None:
-    group, names = _commands()
-    for name in names:
-        command = group.commands[name]
-        assert command.short_help and len(command.short_help) <= 70, name
-        for param in command.params:
-            text = getattr(param, "help", None)
-            if param.hidden or text is None:
+    from accelport.codemod import cli
+
+    assert list(cli.COMMANDS) == ["rewrite", "check", "launch", "explain", "info", "rules"]
+    for name, short in cli.COMMANDS.items():
+        assert len(short) <= 70 and short.endswith(".") and "  " not in short, name
+    for name, parser in _parsers().items():
+        for action in parser._actions:
+            text = action.help
+            if isinstance(action, argparse._SubParsersAction) or text is None:
                 continue
-            assert text.endswith(".") and "  " not in text and text[0].isupper(), (name, param.name, text)
+            assert text.endswith(".") and "  " not in text and text[0].isupper(), (name, action.dest, text)
+
+
+def test_options_may_follow_the_paths_and_repeat(work: Path) -> None:
+    write(work, {"a.py": CUDA, "b.py": FINDING})
+    proc = accelport("check", "a.py", "--select", "tensor-cuda-method", "b.py", "--select", "unported-cuda-api", "--no-cache", cwd=work)
+    assert proc.returncode == 1, proc.stderr
+    assert [line.split(": ")[1].split()[0] for line in proc.stdout.decode().splitlines()] == [
+        "tensor-cuda-method", "unported-cuda-api",
+    ]  # fmt: skip
+
+
+def test_no_command_prints_the_help_and_exits_2_and_unknown_command_names_the_commands(work: Path) -> None:
+    bare = accelport(cwd=work)
+    assert bare.returncode == 2 and bare.stdout == b"" and "rewrite" in bare.stderr and "check" in bare.stderr
+    unknown = accelport("rewirte", "a.py", cwd=work)
+    assert unknown.returncode == 2 and "'rewirte'" in unknown.stderr and "'rewrite'" in unknown.stderr
+
+
+def test_launch_passes_every_argument_through(work: Path) -> None:
+    proc = accelport("launch", "--dry-run", "--nproc-per-node", "2", "train.py", "--epochs", "3", "--help", cwd=work)
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode() + proc.stderr
+    assert "train.py --epochs 3 --help" in text, text

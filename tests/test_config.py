@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod import check_cli, config
+from accelport.codemod import config
 
 CALL = "import torch\n\ntorch.cuda.synchronize()\n"
 STRING = 'import torch\n\nx = torch.zeros(1).to("cuda")\n'
@@ -28,7 +28,7 @@ def write(root, files: dict) -> None:
 
 
 def check(*args: str):
-    return CliRunner().invoke(check_cli.app, ["check", "-j", "1", *args], catch_exceptions=False)
+    return run_cli(["check", "-j", "1", *args])
 
 
 def reported(result) -> list:
@@ -78,13 +78,10 @@ def test_select_and_ignore_from_config_and_the_command_line_overrides(project):
 
 
 def test_runtime_from_config_and_the_command_line_overrides(project):
-    from accelport.codemod import cli
-
     write(project, {"pyproject.toml": '[tool.accelport]\nruntime = "deepspeed"\n', "m.py": CALL})
-    runner = CliRunner()
-    diff = runner.invoke(cli.app, ["rewrite", "--diff", "-j", "1", "m.py"], catch_exceptions=False).stdout
+    diff = run_cli(["rewrite", "--diff", "-j", "1", "m.py"]).stdout
     assert "+from deepspeed.accelerator import get_accelerator" in diff
-    diff = runner.invoke(cli.app, ["rewrite", "--diff", "-j", "1", "--runtime", "accelport", "m.py"]).stdout
+    diff = run_cli(["rewrite", "--diff", "-j", "1", "--runtime", "accelport", "m.py"]).stdout
     assert "+from accelport.accelerator_runtime import get_accelerator" in diff
 
 
@@ -101,7 +98,7 @@ def test_exclude_patterns_are_relative_to_the_project_root(project):
     )
     assert reported(check(".")) == ["pkg/gen.py:3:1 torch-cuda-call", "tests/test_a.py:3:1 torch-cuda-call"]
     # The same from a subfolder: the anchored pattern still means <root>/tests/fixtures.
-    result = CliRunner().invoke(check_cli.app, ["check", "-j", "1", "tests"], catch_exceptions=False)
+    result = run_cli(["check", "-j", "1", "tests"])
     assert reported(result) == ["tests/test_a.py:3:1 torch-cuda-call"]
 
 
@@ -145,10 +142,8 @@ def test_per_file_ignores(project, monkeypatch):
 
 
 def test_per_file_ignores_apply_to_rewrite(project):
-    from accelport.codemod import cli
-
     write(project, {"pyproject.toml": '[tool.accelport.per-file-ignores]\n"legacy/*" = ["ALL"]\n', "legacy/m.py": CALL})
-    result = CliRunner().invoke(cli.app, ["rewrite", "-j", "1", "."], catch_exceptions=False)
+    result = run_cli(["rewrite", "-j", "1", "."])
     assert result.exit_code == 0
     assert (project / "legacy" / "m.py").read_text() == CALL
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli_invoke import invoke as run_cli
 
 from accelport.codemod import explain as explain_mod
-from accelport.codemod.cli import app
 from accelport.rules.registry import ALL_RULES
 from accelport.rules.torch_cuda_call import SAME_NAME
 from accelport.rules.torch_native import FALLBACK, TORCH_NATIVE
@@ -14,7 +13,7 @@ from accelport.rules.unported_cuda_api import ADVICE
 
 
 def explain(name: str):
-    return CliRunner().invoke(app, ["explain", name], catch_exceptions=False)
+    return run_cli(["explain", name])
 
 
 def test_same_name_call_names_rule_method_and_torch_native():
@@ -77,10 +76,10 @@ def test_patterns():
 
 
 def test_unknown_name_exits_2_with_close_matches():
-    out = CliRunner().invoke(app, ["explain", "torch.cuda.synchronise"])
+    out = run_cli(["explain", "torch.cuda.synchronise"])
     assert out.exit_code == 2
     assert "unknown name 'torch.cuda.synchronise'; did you mean torch.cuda.synchronize?" in out.output
-    out = CliRunner().invoke(app, ["explain", "curent-device"])
+    out = run_cli(["explain", "curent-device"])
     assert out.exit_code == 2 and "did you mean current-device" in out.output
     with pytest.raises(explain_mod.UnknownName):
         explain_mod.explain("numpy.zeros")

@@ -8,15 +8,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod import check_cli  # registers `check` on the app
-from accelport.codemod.cli import app
 from accelport.codemod.discovery import discover
 from accelport.codemod.notebook import LAYOUT_ERROR, detect_layout, mask, transform_notebook, unmask
 from accelport.codemod.settings import Settings
 
-del check_cli
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "_notebooks" / "train.ipynb"
 SETTINGS = Settings()
 
@@ -184,7 +181,7 @@ def project(tmp_path, monkeypatch):
 
 
 def invoke(*args):
-    return CliRunner().invoke(app, [*args], catch_exceptions=False)
+    return run_cli([*args])
 
 
 DEVICE_HUNK = r"""

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli_invoke import invoke as run_cli
 
 from accelport.codemod import porting_report
-from accelport.codemod.cli import app
 from accelport.codemod.discovery import discover
 from accelport.codemod.runner import Mode, run
 from accelport.codemod.settings import Settings
@@ -41,7 +40,7 @@ def project(tmp_path, monkeypatch):
 
 
 def invoke(*args):
-    return CliRunner().invoke(app, ["rewrite", "-j", "1", *args], catch_exceptions=False)
+    return run_cli(["rewrite", "-j", "1", *args])
 
 
 def test_json_numbers_on_a_small_file(project):
@@ -86,7 +85,7 @@ def test_markdown_after_a_real_rewrite(project):
 
 
 def test_bad_suffix_is_a_usage_error(project):
-    result = CliRunner().invoke(app, ["rewrite", "--report", "report.txt", "train.py"])
+    result = run_cli(["rewrite", "--report", "report.txt", "train.py"])
     assert result.exit_code == 2 and "--report must end in .json or .md" in result.output
     assert (project / "train.py").read_text() == SMALL
 

@@ -186,5 +186,7 @@ def test_hook_environment_has_no_torch(tmp_path, env, snapshot):
     assert envs, "no hook environment found"
     for site in envs:
         names = {p.name.lower() for p in site.iterdir()}
-        assert "libcst" in names and "typer" in names and "rich" in names
+        assert "libcst" in names and "rich" in names
+        # The CLI is argparse: no CLI framework (typer 0.29 brings pydantic) to import on every commit.
+        assert not names & {"typer", "click", "pydantic"}, names
         assert "torch" not in names and not any(n.startswith("torch-") for n in names)

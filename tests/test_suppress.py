@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod import check_cli, suppress
+from accelport.codemod import suppress
 from accelport.codemod.settings import Settings
 from accelport.codemod.transform import transform_source
 
@@ -20,7 +20,7 @@ def project(tmp_path, monkeypatch):
 
 
 def check(*args: str):
-    return CliRunner().invoke(check_cli.app, ["check", "-j", "1", *args], catch_exceptions=False)
+    return run_cli(["check", "-j", "1", *args])
 
 
 def lines_reported(text: str) -> list:
