@@ -43,16 +43,24 @@ an `assert`.
 
 - Everything under it ported or portable: the guard becomes the accelerator's question.
 - Anything under it still CUDA-only (a finding inside it, a `torch.cuda` name or `.cuda()` call or CUDA
-  literal no selected rule rewrote, a vendor library or CUDA extension such as apex, triton,
-  flash_attn, bitsandbytes, cupy, pynvml or a `*_cuda` module, cuDNN flags, `cpp_extension`, `nvcc`,
-  `fused=True`, a `device_map` of device numbers, float16 or a string chosen for CUDA; also an `elif`
-  for another backend after it, an `else` or exit whose message says CUDA or GPU, a fallback that
-  picks "cpu" where CUDA is missing): `is_available()` becomes
+  literal no selected rule rewrote, a vendor library or compiled extension such as apex, triton,
+  flash_attn, bitsandbytes, cupy, pynvml, exllama or a `*_cuda`, `*_ext`, `*_kernels` or `_C` module,
+  cuDNN flags, `cpp_extension`, CUDA's autocast API (`torch.get_autocast_gpu_dtype()`,
+  `torch.is_autocast_enabled()` without a device type), `nvcc`, `fused=True`, a `device_map` of device
+  numbers, an assert on `torch.cuda.device_count()`, float16 or a string chosen for CUDA; a function,
+  method or module-level name of the same file that reaches one of those, such as
+  `def ext_gemm(x): return gemm(x)` over an extension's `gemm`; also an `elif` for another backend
+  after it, an `else` or exit whose message says CUDA or GPU, a fallback that picks "cpu" where CUDA
+  is missing): `is_available()` becomes
   `get_accelerator().device_name() == "cuda"`; `.is_cuda` and string comparisons stay as written and
   are reported, naming what keeps them. Port that code, then the guard.
-- A question whose value is stored, returned or passed on (`use_cuda = torch.cuda.is_available()`) is
-  not followed: it becomes or stays the CUDA question (reported where left), except as a
-  `non_blocking=`/`pin_memory=` argument or in a printed message.
+- A question stored in a local name, a module-level name or a `self` attribute
+  (`use_cuda = torch.cuda.is_available()`, `self.on_gpu = x.is_cuda`) is followed to the tests that read
+  it (`if use_cuda:`, `... if self.on_gpu else ...`, `assert use_cuda`) in its function, module or
+  class, and decided by what they guard together. Where any read is something else (returned, passed
+  on, stored again, read by another object or another class of the file) it is not followed: it
+  becomes or stays the CUDA question (reported where left), except as a `non_blocking=`/`pin_memory=`
+  argument or in a printed message.
 - `torch.cuda.device_count()` compared with a number (`== 0`, `>= 1`, `> 1`) is such a question too
   (the accelerator's count is 1 on the CPU): where it stays CUDA's it is left as written, which is 0 off
   CUDA, and reported. A test skip (`self.skipTest`, `pytest.skip`, `raise SkipTest`,

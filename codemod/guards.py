@@ -12,11 +12,12 @@ How it is decided, in the one rule walk (no second pass):
   atom gets a *region*: what runs when it is true. For a positive atom that is the body (the true
   branch); for a negative one the ``else`` branch, plus the rest of the block when the body always leaves
   it (``if not torch.cuda.is_available(): return``); for an ``assert``, the rest of the block.
-- The region's original subtrees are scanned once, then: vendor libraries and CUDA extension modules
-  (imports or names), ``torch.backends.cudnn``/``torch.version.cuda``/``cpp_extension``, custom
-  ``torch.ops`` namespaces, ``fused=True``, ``device_map`` with device numbers and ``nvcc`` make it
-  CUDA-only at once; ``torch.cuda`` names, ``.cuda()`` calls and CUDA device or ``"nccl"`` literals make
-  it CUDA-only unless the walk rewrote them (``ctx.fixes``).
+- The region's original subtrees are scanned once, then: what codemod/cuda_only.py names (vendor
+  libraries and compiled extensions, ``torch.backends.cudnn``, CUDA's autocast API, custom ``torch.ops``
+  namespaces, and the module's own functions, methods and aliases that reach one of them),
+  ``fused=True``, ``device_map`` with device numbers and ``nvcc`` make it CUDA-only at once;
+  ``torch.cuda`` names, ``.cuda()`` calls and CUDA device or ``"nccl"`` literals make it CUDA-only unless
+  the walk rewrote them (``ctx.fixes``).
 - A rule that rewrites an atom hands its replacement to ``propose``, which returns it provisionally.
   When the walk leaves the region, any finding reported inside it or any CUDA-only thing left in it
   decides "CUDA-only": the atom then goes back to a CUDA question (``is_available()`` becomes
@@ -26,9 +27,14 @@ How it is decided, in the one rule walk (no second pass):
 ``torch.cuda.device_count()`` compared with a number is an atom too (codemod/count_questions.py), and
 an ``if`` or conditional expression that skips a test makes its regions CUDA-only (codemod/skips.py).
 
-An atom whose value is not a guard (assigned, returned, passed on) cannot be followed cheaply:
-``is_available()`` becomes the CUDA question; ``.is_cuda`` and string comparisons are left and reported,
-except as ``non_blocking=``/``pin_memory=`` arguments, which only tune a copy.
+A question stored in a name or a ``self`` attribute (``use_cuda = torch.cuda.is_available()``) is
+followed to the tests that read it (codemod/stored_reads.py, one walk of its function, class or module
+when the assignment is reached): each such test registers a region as above, and when the walk leaves
+that function, class or module the stored atoms are decided by all of them (``_decide_stored``).
+Any other atom whose value is not a guard (returned, passed on, stored where its reads cannot all be
+found) is not followed: ``is_available()`` becomes the CUDA question; ``.is_cuda`` and string
+comparisons are left and reported, except as ``non_blocking=``/``pin_memory=`` arguments, which only
+tune a copy.
 """
 
 from __future__ import annotations
@@ -39,31 +45,18 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import count_questions, fastwalk, replace, skips
+from accelport.codemod import count_questions, fastwalk, replace, skips, stored_reads
+from accelport.codemod.cuda_only import CUDA_WORDS, call_reason, facts_of, module_reason, qname_reason
 from accelport.codemod.context import BACKEND, DEVICE, Context
+from accelport.codemod.names import Scope
+from accelport.codemod.stored_reads import TUNING_KEYWORDS
 from accelport.codemod.roles import is_backend_word, is_device_word, terminal_name
 
 NOTES_KEY = "guards"
 AVAILABLE = "torch.cuda.is_available"
+DEVICE_COUNT = "torch.cuda.device_count"
 CUDA_QUESTION = 'get_accelerator().device_name() == "cuda"'
 
-# Libraries that exist only for NVIDIA GPUs (a root module name), and words that name a CUDA
-# extension module (``fused_adam_cuda``, ``from .csrc import cuda_kernels``).
-VENDOR_ROOTS = frozenset(
-    {
-        "apex", "amp_C", "triton", "flash_attn", "flash_attn_2_cuda", "bitsandbytes", "cupy", "pynvml",
-        "nvidia", "pycuda", "xformers", "transformer_engine", "cutlass", "tensorrt", "torch_tensorrt",
-        "nvtx", "mamba_ssm", "causal_conv1d", "selective_scan_cuda", "vllm", "flashinfer", "liger_kernel",
-        "deep_gemm", "nccl",
-    }
-)  # fmt: skip
-CUDA_WORDS = re.compile(r"cuda|cudnn|cublas|nccl|nvtx|triton|cutlass|nvml", re.IGNORECASE)
-CUDA_ONLY_TORCH = (
-    "torch.backends.cuda", "torch.backends.cudnn", "torch.version.cuda", "torch.utils.cpp_extension",
-    "torch.cuda.amp.custom_fwd", "torch.cuda.amp.custom_bwd",
-)  # fmt: skip
-# torch.ops namespaces every backend has; any other is a project's or a library's custom kernel.
-PORTABLE_OPS = frozenset({"aten", "prims", "quantized", "_c10d_functional", "c10d", "profiler", "torchvision"})
 # Names of other backends: an `elif` that asks about one of them means the author already ports there.
 OTHER_BACKENDS = re.compile(r"xpu|mps|mlu|npu|hpu|musa|xla|tpu|habana|ipex", re.IGNORECASE)
 # An assert or raise whose message says CUDA states that what it protects needs CUDA.
@@ -71,8 +64,6 @@ SAYS_CUDA = re.compile(r"cuda|nvidia|nccl", re.IGNORECASE)
 # An `else: raise ...("only available on GPU")` after a CUDA guard says the guarded path is the only one.
 SAYS_GPU = re.compile(r"cuda|nvidia|nccl|gpu", re.IGNORECASE)
 DEVICE_LITERAL = re.compile(r"cuda(:\d+)?")
-# Keyword arguments whose value only tunes a copy: an accelerator question is right there.
-TUNING_KEYWORDS = frozenset({"non_blocking", "pin_memory"})
 HALF = frozenset({"torch.float16", "torch.half"})
 # A constant chosen by a conditional expression (`"fp16" if "cuda" in device else "bf16"`) is a choice
 # made for CUDA; a device literal is a candidate instead (ported where it is used as a device).
@@ -94,6 +85,19 @@ class Region:
     holder: Optional[cst.CSTNode] = None
     findings_from: int = 0
     fixes_from: int = 0
+    # The stored question whose read this region's atom is (``if use_cuda:``), if any.
+    stored: Optional["Stored"] = None
+
+
+@dataclass
+class Stored:
+    """A question stored in a name or ``self`` attribute, decided by what the tests that read it guard."""
+
+    spelled: str
+    value: Region  # holds the question's atoms; its holder is the assignment
+    expected: int  # the tests that read it
+    seen: int = 0  # their regions, registered as the walk reached them
+    reason: Optional[str] = None
 
 
 @dataclass
@@ -123,6 +127,10 @@ class Guards:
         self.holders: Dict[int, List[Region]] = {}
         # id(is_available() call) whose CUDA question needs no parentheses where it stands.
         self.bare: Set[int] = set()
+        # id(read of a stored question in a test) -> the stored question.
+        self.stored_uses: Dict[int, Stored] = {}
+        # id(node the walk leaves once every read of a stored question was walked) -> those questions.
+        self.stored_at: Dict[int, List[Stored]] = {}
         # The rule whose hooks run the guard logic in this walk (the first guard rule selected).
         self.owner: object = None
 
@@ -219,6 +227,8 @@ def _atoms(ctx: Context, test: cst.BaseExpression, positive: bool, bare: bool, o
             out.append((test, positive, bare))
         else:
             _count_atom(ctx, test, positive, out)
+    elif id(test) in state(ctx).stored_uses:
+        out.append((test, positive, bare))
     elif _is_cuda_read(test):
         out.append((test, positive, bare))
     elif isinstance(test, cst.Comparison):
@@ -315,6 +325,11 @@ def enter_if(ctx: Context, node: cst.If) -> None:
             region.reasons.append("its body picks the CPU where CUDA is missing, which the accelerator's answer would skip")
 
 
+def _candidate_literal(value: Optional[str]) -> bool:
+    """A CUDA device or ``"nccl"`` literal: CUDA-only unless a rule ports it where it stands."""
+    return value is not None and (DEVICE_LITERAL.fullmatch(value) is not None or value.lower() == "nccl")
+
+
 def enter_test(ctx: Context, node: cst.CSTNode) -> None:
     """``a if test else b``, ``while test:``, ``assert test``."""
     guards = state(ctx)
@@ -331,7 +346,7 @@ def enter_test(ctx: Context, node: cst.CSTNode) -> None:
         if isinstance(node, cst.IfExp):
             parts, end = [node.body if positive else node.orelse, *siblings], node
             branch = parts[0]
-            if (isinstance(branch, CONSTANTS) and not DEVICE_LITERAL.fullmatch(_string(branch) or "")) or (
+            if (isinstance(branch, CONSTANTS) and not _candidate_literal(_string(branch))) or (
                 isinstance(branch, cst.Name) and branch.value in ("True", "False", "None")
             ):
                 region = _register(ctx, guards, atom, bare, parts, node, end)
@@ -368,6 +383,37 @@ def enter_call(ctx: Context, node: cst.Call) -> None:
             portable(ctx, arg.value)
 
 
+def enter_store(ctx: Context, node: cst.CSTNode) -> None:
+    """``use_cuda = torch.cuda.is_available()``, ``self.on_gpu = x.is_cuda``: a question stored to be read
+    by tests later. Its atoms are proposed like a guard's and decided when every read has been walked
+    (``_decide_stored``); where the reads cannot all be found, it is a value (``propose``)."""
+    value = getattr(node, "value", None)
+    if value is None:
+        return
+    if isinstance(node, cst.Assign):
+        if len(node.targets) != 1:
+            return
+        target = node.targets[0].target
+    else:
+        target = node.target  # type: ignore[attr-defined]
+    found: List[Tuple[cst.CSTNode, bool, bool]] = []
+    _atoms(ctx, value, True, True, found)
+    if not found or not all(positive for _, positive, _ in found):
+        return  # `on_cpu = not x.is_cuda`: not followed
+    where = stored_reads.reads(ctx, target)
+    if where is None:
+        return
+    guards = state(ctx)
+    region = Region(findings_from=len(ctx.findings), fixes_from=len(ctx.fixes))
+    stored = Stored(where.spelled, region, len(where.tests))
+    for read in where.tests:
+        guards.stored_uses[id(read)] = stored
+    for atom, _, bare in found:
+        guards.atoms[id(atom)] = Atom(atom, region, bare, ctx.current_top)
+    guards.holders.setdefault(id(node), []).append(region)
+    guards.stored_at.setdefault(id(where.end), []).append(stored)
+
+
 def portable(ctx: Context, expr: cst.BaseExpression) -> None:
     """The questions in ``expr`` only tune a copy or are printed: the accelerator's answer is right."""
     found: List[Tuple[cst.CSTNode, bool, bool]] = []
@@ -394,6 +440,10 @@ def _register(ctx: Context, guards: Guards, atom: cst.CSTNode, bare: bool, parts
     for part in parts:
         _scan(ctx, part, region)
     guards.atoms[id(atom)] = Atom(atom, region, bare, ctx.current_top)
+    stored = guards.stored_uses.get(id(atom))
+    if stored is not None:
+        region.stored = stored
+        stored.seen += 1
     guards.decide_at.setdefault(id(end), []).append(region)
     guards.holders.setdefault(id(holder), []).append(region)
     return region
@@ -450,36 +500,6 @@ def _strings(node: cst.CSTNode) -> List[str]:
 
 
 # -- scanning a region ----------------------------------------------------------------------
-def _module_reason(name: str) -> Optional[str]:
-    parts = [part for part in name.split(".") if part]
-    if not parts:
-        return None
-    if parts[0] in VENDOR_ROOTS:
-        return f"the CUDA-only library `{parts[0]}`"
-    for part in parts:
-        if CUDA_WORDS.search(part) and parts[0] != "torch":
-            return f"the CUDA extension `{name}`"
-    return None
-
-
-def _qname_reason(qname: str) -> Optional[str]:
-    for api in CUDA_ONLY_TORCH:
-        if qname == api or qname.startswith(api + "."):
-            return f"`{qname}`"
-    if qname.startswith("torch.ops."):
-        namespace = qname.split(".")[2]
-        return None if namespace in PORTABLE_OPS else f"the custom kernel `{qname}`"
-    parts = qname.split(".")
-    if "_C" in parts[1:] and parts[0] != "torch":
-        return f"the compiled extension `{qname}`"
-    if parts[0] == "torch":
-        if parts[1:2] == ["cuda"]:
-            return None  # a candidate: ported or not, the walk decides
-        found = next((part for part in parts[1:] if CUDA_WORDS.search(part)), None)
-        return f"`{qname}`" if found else None
-    return _module_reason(qname)
-
-
 def _dotted(node: cst.CSTNode) -> str:
     parts: List[str] = []
     while isinstance(node, cst.Attribute):
@@ -507,6 +527,8 @@ class _Scanner(cst.CSTVisitor):
         self.ctx = ctx
         self.region = region
         self.path: List[int] = []
+        # Names that are no references (attribute names, keywords): never resolved.
+        self.not_refs: Set[int] = set()
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         self.path.pop()
@@ -523,24 +545,29 @@ class _Scanner(cst.CSTVisitor):
             return False
         if kind is cst.Import:
             for alias in node.names:  # type: ignore[attr-defined]
-                reason = _module_reason(_dotted(alias.name))
+                reason = module_reason(_dotted(alias.name))
                 if reason:
                     region.reasons.append(reason)
             return False
         if kind is cst.ImportFrom:
             module = _dotted(node.module) if node.module else ""  # type: ignore[attr-defined]
-            reason = _module_reason(module)
+            reason = module_reason(module)
             if reason is None and not isinstance(node.names, cst.ImportStar):  # type: ignore[attr-defined]
                 for alias in node.names:  # type: ignore[attr-defined]
-                    reason = reason or _module_reason(_dotted(alias.name))
+                    reason = reason or module_reason(_dotted(alias.name))
             if reason:
                 region.reasons.append(reason)
             return False
-        if kind is cst.Name or kind is cst.Attribute:
+        if kind is cst.Arg:
+            if node.keyword is not None:  # type: ignore[attr-defined]
+                self.not_refs.add(id(node.keyword))  # type: ignore[attr-defined]
+        elif kind is cst.Name or kind is cst.Attribute:
+            if key in self.not_refs:
+                return False
             qname = ctx.qname(node)
             if qname is None:
-                return True
-            reason = _qname_reason(qname)
+                return self._own(node)
+            reason = qname_reason(qname)
             if reason:
                 region.reasons.append(reason)
             elif qname == "torch.cuda" or qname.startswith("torch.cuda."):
@@ -548,12 +575,15 @@ class _Scanner(cst.CSTVisitor):
             elif qname in HALF:
                 region.reasons.append(f"`{qname}`, a dtype chosen for CUDA (other backends prefer bfloat16)")
             return False
-        if kind is cst.Call:
+        elif kind is cst.Assert:
+            if any(ctx.qname(call.func) == DEVICE_COUNT for call in _calls(node.test)):  # type: ignore[attr-defined]
+                region.reasons.append("an assert on `torch.cuda.device_count()` (the CPU accelerator counts one device)")
+        elif kind is cst.Call:
             self._call(node)  # type: ignore[arg-type]
         elif kind is cst.SimpleString:
             value = _string(node)
             if value is not None:
-                if DEVICE_LITERAL.fullmatch(value) or value == "nccl":
+                if _candidate_literal(value):
                     region.candidates.append((node, tuple(self.path), f"the literal {value!r}"))
                 elif "nvcc" in value:
                     region.reasons.append("an `nvcc` build step")
@@ -563,9 +593,31 @@ class _Scanner(cst.CSTVisitor):
                 region.candidates.append((node, tuple(self.path), "a CUDA device f-string"))
         return True
 
+    def _own(self, node: cst.CSTNode) -> bool:
+        """A name of this module (or ``self.method``) that reaches CUDA-only code; whether to walk on."""
+        ctx = self.ctx
+        reason = None
+        if isinstance(node, cst.Name):
+            if _module_bound(ctx, node.value) and node.value in facts_of(ctx).names:
+                reason = facts_of(ctx).name_reason(node.value)
+        else:
+            self.not_refs.add(id(node.attr))  # type: ignore[attr-defined]
+            value = node.value  # type: ignore[attr-defined]
+            cls = _class_name(ctx) if isinstance(value, cst.Name) and value.value == "self" else None
+            if cls is not None:
+                reason = facts_of(ctx).method_reason(cls, node.attr.value)  # type: ignore[attr-defined]
+        if reason:
+            self.region.reasons.append(reason)
+        return isinstance(node, cst.Attribute)
+
     def _call(self, node: cst.Call) -> None:
         ctx, region = self.ctx, self.region
         func = node.func
+        if isinstance(func, (cst.Name, cst.Attribute)):
+            positional = sum(1 for arg in node.args if arg.keyword is None and not arg.star)
+            reason = call_reason(ctx.qname(func), positional, positional != len(node.args))
+            if reason:
+                region.reasons.append(reason)
         method = func.attr.value if isinstance(func, cst.Attribute) else func.value if isinstance(func, cst.Name) else None
         if method == "cuda" and isinstance(func, cst.Attribute):
             region.candidates.append((node, tuple(self.path), "a `.cuda()` call"))
@@ -590,6 +642,42 @@ class _Scanner(cst.CSTVisitor):
                 region.reasons.append("a `device_map` of CUDA device numbers")
             elif word == "device_ids" and method == "barrier":
                 region.reasons.append("`barrier(device_ids=...)`, which only NCCL takes")
+
+
+def _calls(node: cst.CSTNode) -> List[cst.Call]:
+    """Every call in ``node`` (an assert's test: small)."""
+    out: List[cst.Call] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, cst.Call):
+            out.append(item)
+        stack.extend(item.children)
+    return out
+
+
+def _module_bound(ctx: Context, name: str) -> bool:
+    """``name`` here means a binding of the module's own (a def, an assignment, a relative import), not a
+    local, a builtin or an absolute import (those resolve to a qualified name)."""
+    scope: Optional[Scope] = ctx.scope
+    first = True
+    while scope is not None and not scope.is_module:
+        if name in scope.globals_:
+            break
+        if not (scope.is_class and not first) and (name in scope.bound or name in scope.imports):
+            return False
+        first = False
+        scope = scope.parent
+    return name in ctx.scopes.root.bound
+
+
+def _class_name(ctx: Context) -> Optional[str]:
+    """The class whose method is being walked (``self.X`` belongs to it)."""
+    scope: Optional[Scope] = ctx.scope
+    while scope is not None and not scope.is_class:
+        scope = scope.parent
+    node = scope.node if scope is not None else None
+    return node.name.value if isinstance(node, cst.ClassDef) else None
 
 
 def _scan(ctx: Context, node: cst.CSTNode, region: Region) -> None:
@@ -674,8 +762,12 @@ def leave(ctx: Context, original: cst.CSTNode) -> None:
     if guards is None:
         return
     for region in guards.decide_at.pop(id(original), ()):  # type: ignore[attr-defined]
+        if region.stored is not None and region.stored.reason is None:
+            region.stored.reason = _cuda_only(ctx, region)
         if region.atoms:
             _decide(ctx, region)
+    for stored in guards.stored_at.pop(id(original), ()):  # type: ignore[attr-defined]
+        _decide_stored(ctx, stored)
 
 
 def _cuda_only(ctx: Context, region: Region) -> Optional[str]:
@@ -695,11 +787,33 @@ def _cuda_only(ctx: Context, region: Region) -> Optional[str]:
 
 def _decide(ctx: Context, region: Region) -> None:
     reason = _cuda_only(ctx, region)
-    holder = region.holder
-    if reason is None or holder is None:
+    if reason is not None:
+        _restore(ctx, region, "test", f"guards CUDA-only code ({reason})")
+
+
+def _decide_stored(ctx: Context, stored: Stored) -> None:
+    """Every test that reads the stored question has been decided: the question follows them."""
+    if not stored.value.atoms:
         return
-    test = holder.test  # type: ignore[attr-defined]
+    if stored.seen != stored.expected:
+        # A read the walk met before the assignment (a loop) or never walks: its region is unknown.
+        why = f"is stored in `{stored.spelled}`, whose reads cannot all be followed"
+    elif stored.reason is not None:
+        why = f"is stored in `{stored.spelled}`, which guards CUDA-only code ({stored.reason})"
+    else:
+        return
+    _restore(ctx, stored.value, "value", why)
+
+
+def _restore(ctx: Context, region: Region, where: str, why: str) -> None:
+    """Back to CUDA questions: the atoms in ``region.holder``'s ``where`` field."""
+    holder = region.holder
+    if holder is None:
+        return
+    test = getattr(holder, where)
     for atom in region.atoms:
+        if atom.replacement is None:
+            continue
         if atom.restore is None:  # is_available(): the CUDA question
             new = _cuda_question(ctx, atom.replacement, parens=not atom.bare)
             test = _swap(test, atom.replacement, new)
@@ -710,9 +824,9 @@ def _decide(ctx: Context, region: Region) -> None:
         else:
             test = _swap(test, atom.replacement, atom.restore)
             ctx.fixes[:] = [site for site in ctx.fixes if site.replacement is not atom.replacement]
-            ctx.report(atom.rule, atom.node, f"{atom.what} guards CUDA-only code ({reason}): left as a CUDA question; "
-                       "port that code, then this guard", atom.top)
-    object.__setattr__(holder, "test", test)
+            ctx.report(atom.rule, atom.node, f"{atom.what} {why}: left as a CUDA question; port that code, then this guard",
+                       atom.top)
+    object.__setattr__(holder, where, test)
 
 
 def _swap(tree: cst.CSTNode, old: Optional[cst.CSTNode], new: cst.CSTNode) -> cst.CSTNode:
@@ -809,10 +923,20 @@ class GuardHooks:
     def visit_Assign(self, ctx: Context, node: cst.Assign) -> None:
         if self._runs(ctx):
             mark_bare(ctx, node.value)
+            enter_store(ctx, node)
+
+    def leave_Assign(self, ctx: Context, original: cst.Assign, updated: cst.Assign) -> None:
+        if self._runs(ctx):
+            leave_holder(ctx, original, updated)
 
     def visit_AnnAssign(self, ctx: Context, node: cst.AnnAssign) -> None:
         if self._runs(ctx):
             mark_bare(ctx, node.value)
+            enter_store(ctx, node)
+
+    def leave_AnnAssign(self, ctx: Context, original: cst.AnnAssign, updated: cst.AnnAssign) -> None:
+        if self._runs(ctx):
+            leave_holder(ctx, original, updated)
 
     def visit_Return(self, ctx: Context, node: cst.Return) -> None:
         if self._runs(ctx):

@@ -171,6 +171,16 @@ def parse_ast(text: str) -> ast.Module:
         return ast.parse(text)
 
 
+def whole_file(stmts: Optional[Statements], module: cst.Module) -> Tuple[ast.Module, List[str]]:
+    """Python's ``ast`` of the whole file and its lines, for analyses that need every statement (the
+    sparse parse stubs some): from ``stmts`` where paired, else a parse of ``module``'s code (which
+    is then a full parse). Raises what ``ast.parse`` raises."""
+    if stmts is not None:
+        return ast.Module(body=[node for group in stmts.groups for node in group], type_ignores=[]), stmts.lines
+    source = module.code
+    return ast.parse(source), source.splitlines(True)
+
+
 def statements(text: str, module: cst.Module, found: Optional[Statements] = None) -> Optional[Statements]:
     """The layout of ``text`` (``found``, where the caller has it already), paired with LibCST's
     ``module.body``; None where they cannot be paired."""

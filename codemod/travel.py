@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from accelport.codemod.roles import BACKEND_ARGS as _BACKEND_ARGS, is_backend_key, is_device_word
+from accelport.codemod.statements import whole_file
 
 Pos = Tuple[int, int]
 FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -776,15 +777,8 @@ def flow_of(ctx) -> Flow:
 
 
 def _analyse_context(ctx) -> Flow:
-    stmts = ctx.statements
     try:
-        if stmts is not None:
-            tree = ast.Module(body=[node for group in stmts.groups for node in group], type_ignores=[])
-            lines = stmts.lines
-        else:
-            source = ctx.module.code
-            tree, lines = ast.parse(source), source.splitlines(True)
-        return analyse(tree, lines)
+        return analyse(*whole_file(ctx.statements, ctx.module))
     except (SyntaxError, ValueError, RecursionError):
         return EMPTY
 

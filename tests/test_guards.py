@@ -66,3 +66,28 @@ def test_portable_guard_is_true_on_the_cpu_accelerator() -> None:
         "    return 'fallback'\n"
     )
     assert _guard_answers_on_cpu(text) == "ported"
+
+
+def test_stored_question_over_portable_code_is_true_on_the_cpu_accelerator() -> None:
+    text = (
+        "import torch\n\n\ndef f():\n"
+        "    use_gpu = torch.cuda.is_available()\n"
+        "    if use_gpu:\n"
+        "        torch.cuda.synchronize()\n"
+        "        return 'ported'\n"
+        "    return 'fallback'\n"
+    )
+    assert _guard_answers_on_cpu(text) == "ported"
+
+
+def test_stored_question_over_a_helper_reaching_an_extension_is_false_on_the_cpu_accelerator() -> None:
+    text = (
+        "import torch\n\ntry:\n    from fused_norm_ext import rms_norm\nexcept ImportError:\n    rms_norm = None\n\n\n"
+        "def _fused(x):\n    return rms_norm(x)\n\n\n"
+        "def f():\n"
+        "    use_gpu = torch.cuda.is_available()\n"
+        "    if use_gpu:\n"
+        "        return _fused(torch.ones(2))\n"
+        "    return 'fallback'\n"
+    )
+    assert _guard_answers_on_cpu(text) == "fallback"
