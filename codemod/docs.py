@@ -54,6 +54,10 @@ an `assert`.
   not followed: it becomes or stays the CUDA question (reported where left), except as a
   `non_blocking=`/`pin_memory=` argument or in a printed message.
 
+A comparison with the backend in use (`dist.get_backend() == "nccl"`) is the exception: it is already
+right on every backend, since only CUDA runs use NCCL, so it always stays as written; it is reported
+only where it guards CUDA-only code.
+
 What counts as ported depends on the rules selected: with `--select torch-cuda-call` alone a
 `.cuda()` call under a guard keeps it a CUDA question.
 """

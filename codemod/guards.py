@@ -3,7 +3,9 @@
 ``torch.cuda.is_available()``, ``x.is_cuda``, ``x.device.type == "cuda"``, ``"cuda" in str(device)`` and
 ``backend == "nccl"`` ask "am I on CUDA?". Their accelerator forms (``is_available()``,
 ``on_accelerator(x)``, ``== device_name()``) are true on the CPU accelerator too, so they may replace
-the question only where everything the guard protects runs on any backend once ported.
+the question only where everything the guard protects runs on any backend once ported. The backend
+question is right on every backend as written (only CUDA runs use NCCL): it is only watched (``watch``),
+and reported where what it guards stays CUDA-only.
 
 How it is decided, in the one rule walk (no second pass):
 
@@ -37,7 +39,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from accelport.codemod import fastwalk
-from accelport.codemod.context import BACKEND, DEVICE, Context
+from accelport.codemod.context import BACKEND_QUESTION, DEVICE, Context
 from accelport.codemod.roles import is_backend_word, is_device_word, terminal_name
 
 NOTES_KEY = "guards"
@@ -71,6 +73,7 @@ DEVICE_LITERAL = re.compile(r"cuda(:\d+)?")
 # Keyword arguments whose value only tunes a copy: an accelerator question is right there.
 TUNING_KEYWORDS = frozenset({"non_blocking", "pin_memory"})
 HALF = frozenset({"torch.float16", "torch.half"})
+NCCL_CONSTANTS = frozenset({"torch.distributed.Backend.NCCL", "torch.distributed.distributed_c10d.Backend.NCCL"})
 # A constant chosen by a conditional expression (`"fp16" if "cuda" in device else "bf16"`) is a choice
 # made for CUDA; a device literal is a candidate instead (ported where it is used as a device).
 # (numbers are left out: a worker or device count chosen that way is harmless elsewhere).
@@ -103,6 +106,7 @@ class Atom:
     replacement: Optional[cst.CSTNode] = None
     restore: Optional[cst.CSTNode] = None
     what: str = ""
+    watch: bool = False  # left as written whatever the region holds: only reported when it is CUDA-only
 
 
 class Guards:
@@ -182,6 +186,8 @@ def question_operand(ctx: Context, node: cst.Comparison) -> Optional[Tuple[cst.S
         return None
     for literal, other in ((left, right), (right, left)):
         value = _string(literal)
+        if value is None and isinstance(literal, cst.Attribute) and literal.attr.value == "NCCL":
+            value = "nccl" if ctx.qname(literal) in NCCL_CONSTANTS else None  # `dist.Backend.NCCL`
         if value is None:
             continue
         if isinstance(op, (cst.In, cst.NotIn)) and literal is right:
@@ -189,7 +195,7 @@ def question_operand(ctx: Context, node: cst.Comparison) -> Optional[Tuple[cst.S
         if DEVICE_LITERAL.fullmatch(value) and _device_like(other):
             return literal, negated, DEVICE  # type: ignore[return-value]
         if value == "nccl" and _backend_like(ctx, other):
-            return literal, negated, BACKEND  # type: ignore[return-value]
+            return literal, negated, BACKEND_QUESTION  # type: ignore[return-value]
     return None
 
 
@@ -485,9 +491,12 @@ class _Scanner(cst.CSTVisitor):
         self.ctx = ctx
         self.region = region
         self.path: List[int] = []
+        self.compared = 0  # how many comparisons the walk is inside
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         self.path.pop()
+        if type(original_node) is cst.Comparison:
+            self.compared -= 1
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         ctx, region = self.ctx, self.region
@@ -528,10 +537,13 @@ class _Scanner(cst.CSTVisitor):
             return False
         if kind is cst.Call:
             self._call(node)  # type: ignore[arg-type]
+        elif kind is cst.Comparison:
+            self.compared += 1
         elif kind is cst.SimpleString:
             value = _string(node)
             if value is not None:
-                if DEVICE_LITERAL.fullmatch(value) or value == "nccl":
+                # A "nccl" compared is a question about the backend in use, left as written: not CUDA-only code.
+                if DEVICE_LITERAL.fullmatch(value) or (value == "nccl" and not self.compared):
                     region.candidates.append((node, tuple(self.path), f"the literal {value!r}"))
                 elif "nvcc" in value:
                     region.reasons.append("an `nvcc` build step")
@@ -595,6 +607,16 @@ def propose(ctx: Context, rule: object, original: cst.CSTNode, updated: cst.CSTN
                "(the accelerator's answer is true on the CPU too); where everything it steers runs on any backend, "
                "write the accelerator question by hand")
     return None
+
+
+def watch(ctx: Context, rule: object, original: cst.CSTNode, what: str) -> None:
+    """A question left as written (``backend == "nccl"`` is already right on every backend): reported
+    when the walk leaves its region only if what it guards stays CUDA-only."""
+    guards = ctx.notes.get(NOTES_KEY)
+    atom = guards.atoms.get(id(original)) if guards is not None else None  # type: ignore[attr-defined]
+    if atom is not None:
+        atom.rule, atom.what, atom.watch = rule, what, True
+        atom.region.atoms.append(atom)
 
 
 def is_question(ctx: Context, node: cst.CSTNode) -> bool:
@@ -667,11 +689,20 @@ def _cuda_only(ctx: Context, region: Region) -> Optional[str]:
 
 def _decide(ctx: Context, region: Region) -> None:
     reason = _cuda_only(ctx, region)
+    if reason is None:
+        return
     holder = region.holder
-    if reason is None or holder is None:
+    for atom in region.atoms:
+        if atom.watch:
+            ctx.report(atom.rule, atom.node, f"{atom.what} guards CUDA-only code ({reason}): left as written, so only "
+                       "NCCL (CUDA) runs take that branch, as before; port that code by hand where another backend needs it",
+                       atom.top)
+    if holder is None:
         return
     test = holder.test  # type: ignore[attr-defined]
     for atom in region.atoms:
+        if atom.watch:
+            continue
         if atom.restore is None:  # is_available(): the CUDA question
             new = _cuda_question(ctx, atom.replacement, parens=not atom.bare)
             test = _swap(test, atom.replacement, new)

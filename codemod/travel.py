@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
-from accelport.codemod.roles import BACKEND_ARGS as _BACKEND_ARGS, is_backend_key, is_device_word
+from accelport.codemod.roles import BACKEND_ARGS as _BACKEND_ARGS, is_backend_key, is_device_word, stored_backend_role
 
 Pos = Tuple[int, int]
 FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
@@ -129,6 +129,7 @@ class _Analysis:
         self.argparse_int: Set[str] = set()
         self.argparse_other: Set[str] = set()
         self._int_memo: Dict[Tuple[int, str], Optional[bool]] = {}
+        self._scope_of: Optional[Dict[int, _Scope]] = None  # id(read) -> its scope, built on first need
         self.root = _Scope(tree, None)
 
     # -- positions ------------------------------------------------------------------------
@@ -451,7 +452,7 @@ class _Analysis:
         field or an argparse default, decided by every read of what they are bound to."""
         for scope, name, literal in self._literal_bindings():
             reads = self._reads_of(scope, name)
-            self._decide(literal, reads, f"`{name}`")
+            self._decide(literal, reads, f"`{name}`", name)
         for call, _scope in self.calls:
             # `place(model, "cuda:0")` where `def place(module, slot): return module.to(slot)`
             if not isinstance(call.func, ast.Name) or call.func.id not in self.functions:
@@ -465,7 +466,7 @@ class _Analysis:
                         (self.flow.backends if backend else self.flow.strings)[self.pos(value)] = (PORT, "")
         for attr, literal in self._attribute_bindings():
             reads = [node for node, _ in self.reads if isinstance(node, ast.Attribute) and node.attr == attr]
-            self._decide(literal, reads, f"`.{attr}`")
+            self._decide(literal, reads, f"`.{attr}`", attr)
 
     def _literal_bindings(self) -> Iterable[Tuple[_Scope, str, ast.AST]]:
         for scope in [self.root, *self.func_scope.values()]:
@@ -511,7 +512,7 @@ class _Analysis:
                 out.append(node)
         return out
 
-    def _decide(self, literal: ast.AST, reads: List[ast.AST], holder: str) -> None:
+    def _decide(self, literal: ast.AST, reads: List[ast.AST], holder: str, name: str = "") -> None:
         backend = _is_nccl(literal)
         used, other = 0, []
         for read in reads:
@@ -520,10 +521,17 @@ class _Analysis:
                 used += 1
             elif use != "neutral":
                 other.append((read, use))
-        if not used:
-            return
         table = self.flow.backends if backend else self.flow.strings
         pos = self.pos(literal)
+        if not used:
+            compared = next((read for read, use in other if use == "compared"), None)
+            if backend and compared is not None and stored_backend_role(name) is not None:
+                # `def __init__(self, backend="nccl")` ... `if self.backend == "nccl": ... elif == "mpi":`: the
+                # project picks among names itself; another accelerator's name would match none of them.
+                table[pos] = (REPORT, f"{holder} holds this backend name and is compared with names at line "
+                              f"{compared.lineno}, a choice the code makes itself that another backend's name would "  # type: ignore[attr-defined]
+                              "not match: left; port it by hand together with the branches that compare it")
+            return
         if not other:
             table[pos] = (PORT, "")
             return
@@ -566,9 +574,29 @@ class _Analysis:
             words = [_terminal(t) for t in targets]
             check = is_backend_key if backend else is_device_word
             if words and all(w is not None and check(w) for w in words):
+                if backend and depth < 3 and self._holder_compared(read, targets, depth):
+                    return "compared"
                 return "use"
             return "stored"
         return "used otherwise"
+
+    def _holder_compared(self, read: ast.AST, targets: List[ast.AST], depth: int) -> bool:
+        """``self.backend = backend`` stores a backend in a holder named for one: whether the holder is then
+        compared (with names the code picks among) where the module reads it."""
+        if self._scope_of is None:
+            self._scope_of = {id(node): scope for node, scope in self.reads}
+        for target in targets:
+            if isinstance(target, ast.Name):
+                scope = self._scope_of.get(id(read))
+                owner = self._lookup(scope, target.id)[0] if scope is not None else None
+                reads = self._reads_of(owner, target.id) if owner is not None else []
+            elif isinstance(target, ast.Attribute):
+                reads = [node for node, _ in self.reads if isinstance(node, ast.Attribute) and node.attr == target.attr]
+            else:
+                continue
+            if any(self._use(r, True, depth + 1) == "compared" for r in reads):
+                return True
+        return False
 
     def _device_first(self, call: ast.Call) -> bool:
         func = call.func
@@ -795,16 +823,21 @@ def position(ctx, node) -> Pos:
     return start.line, start.column
 
 
+def verdict(ctx, rule, node, backend: bool = False) -> Optional[str]:
+    """PORT where a CUDA string (``backend``: a "nccl") held in a name reaches a device (the backend) and
+    nothing else; REPORT, reported for ``rule``, where it is also compared or passed elsewhere; else None."""
+    table = flow_of(ctx).backends if backend else flow_of(ctx).strings
+    if not table:
+        return None  # most files: no position worked out
+    decision = table.get(position(ctx, node))
+    if decision is None:
+        return None
+    if decision[0] == REPORT:
+        ctx.report(rule, node, decision[1])
+    return decision[0]
+
+
 def travels(ctx, rule, node, backend: bool = False) -> bool:
     """Whether a CUDA string (``backend``: a "nccl") with no role of its own reaches a device (the backend)
     and is to be ported; where it is also compared or passed elsewhere, ``rule`` reports it instead."""
-    table = flow_of(ctx).backends if backend else flow_of(ctx).strings
-    if not table:
-        return False  # most files: no position worked out
-    decision = table.get(position(ctx, node))
-    if decision is None:
-        return False
-    if decision[0] == REPORT:
-        ctx.report(rule, node, decision[1])
-        return False
-    return True
+    return verdict(ctx, rule, node, backend) == PORT
