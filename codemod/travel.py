@@ -102,6 +102,8 @@ class Flow:
     backends: Dict[Pos, Tuple[str, str]] = field(default_factory=dict)
     # `.cuda(...)` calls whose receiver is (or may be) an object with its own `cuda`/`to`.
     own_cuda: Dict[Pos, str] = field(default_factory=dict)
+    # `pin_memory: bool = True` parameter defaults that reach a `pin_memory=` flag: position of the True.
+    pins: Dict[Pos, Tuple[str, str]] = field(default_factory=dict)
 
 
 EMPTY = Flow()
@@ -641,6 +643,44 @@ class _Analysis:
             return "use"
         return "passed on"
 
+    # -- pin_memory defaults ---------------------------------------------------------------------
+    def pin_defaults(self) -> None:
+        """``def make_loader(..., pin_memory: bool = True)``: the default is the flag of the
+        ``DataLoader(pin_memory=pin_memory)`` inside, ported where that is the parameter's only use."""
+        for scope in self.func_scope.values():
+            args = scope.node.args  # type: ignore[attr-defined]
+            positional = [*args.posonlyargs, *args.args]
+            pairs = [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
+                     *((p, d) for p, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None)]
+            for param, default in pairs:
+                if isinstance(default, ast.Constant) and default.value is True and "pin" in param.arg.lower():
+                    self._pin_default(scope, param.arg, default)
+
+    def _pin_default(self, scope: _Scope, name: str, default: ast.Constant) -> None:
+        flags, other = [], []
+        for read in self._reads_of(scope, name):
+            parent = self.parents.get(id(read))
+            call = self.parents.get(id(parent)) if isinstance(parent, ast.keyword) else None
+            if isinstance(call, ast.Call) and parent.arg == "pin_memory" and self._pins(call):  # type: ignore[union-attr]
+                flags.append(read)
+            elif not isinstance(parent, ast.FormattedValue) and not (isinstance(parent, ast.Call) and _neutral_call(parent)):
+                other.append(read)
+        if not flags:
+            return  # a flag of the code's own: nothing pins with it here
+        if not other:
+            self.flow.pins[self.pos(default)] = (PORT, "")
+            return
+        self.flow.pins[self.pos(default)] = (REPORT, (
+            f"`{name}` defaults to True and reaches `pin_memory=` at line {flags[0].lineno} (pinning warns or raises "  # type: ignore[attr-defined]
+            f"without an accelerator), but is also read otherwise at line {other[0].lineno}: default it to "  # type: ignore[attr-defined]
+            '`get_accelerator().device_name() != "cpu"` by hand where that suits both uses'))
+
+    def _pins(self, call: ast.Call) -> bool:
+        """A DataLoader or a torch tensor factory: the calls whose ``pin_memory=True`` tensor-pin-memory ports."""
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        return name.endswith("DataLoader") or (self.qname(func) or "").startswith("torch.")
+
     # -- classes with their own cuda ------------------------------------------------------------
     def own_cuda(self) -> None:
         own = {name for name, cls in self.classes.items()
@@ -789,6 +829,7 @@ def analyse(tree: ast.Module, lines: List[str]) -> Flow:
     analysis.integer_devices()
     analysis.travelling()
     analysis.own_cuda()
+    analysis.pin_defaults()
     return analysis.flow
 
 
