@@ -65,6 +65,14 @@ def _is_nccl(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value == "nccl"
 
 
+def _asks_nccl(node: ast.AST) -> bool:
+    """An operand that makes a comparison the question "on NCCL?": "nccl", ``Backend.NCCL``, or None
+    (``backend is None``); any other name is a choice among backends the code makes itself."""
+    if isinstance(node, ast.Constant):
+        return node.value is None or node.value == "nccl"
+    return isinstance(node, ast.Attribute) and node.attr == "NCCL"
+
+
 @dataclass
 class _Scope:
     node: ast.AST
@@ -546,6 +554,9 @@ class _Analysis:
         """"use" (a device, or the backend), "neutral" (printed), or what else it is ("compared", ...)."""
         parent = self.parents.get(id(read))
         if isinstance(parent, ast.Compare):
+            # `backend == "nccl"` asks "on NCCL?", and stays as written: exact once the value is ported.
+            if backend and all(_asks_nccl(op) for op in (parent.left, *parent.comparators) if op is not read):
+                return "neutral"
             return "compared"
         if isinstance(parent, ast.FormattedValue):
             return "neutral"

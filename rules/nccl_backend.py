@@ -22,10 +22,11 @@ class NcclBackend(guards.GuardHooks, Rule):
     Also a value under a backend key of a dict literal (`"backend"`, `"dist_backend"`), a `backend=` of
     `dict(...)`, and the `field(default=...)` of a backend-named dataclass field. A `"nccl"` held in a name,
     a parameter default, a dataclass field or an argparse default travels (codemod/travel.py): it is ported
-    when every read reaches a backend argument, reported when a read is also compared or passed on, and
-    reported when the holder it is stored in is compared with names (`if self.backend == "nccl": ...
-    elif self.backend == "mpi": ...`: a choice the code makes itself, which another backend's name would
-    not match). `"nccl"` elsewhere (a library name, a log message, a dictionary key) is left alone. In a
+    when every read reaches a backend argument or only asks `== "nccl"` (a question left as written, so
+    exact once the value is ported), reported when a read is also compared with another name or passed
+    on, and reported when the holder it is stored in is compared with other names (`if self.backend ==
+    "nccl": ... elif self.backend == "mpi": ...`: a choice the code makes itself, which another backend's
+    name would not match). `"nccl"` elsewhere (a library name, a log message, a dictionary key) is left alone. In a
     backend place `"NCCL"` counts too (torch lower-cases backend names).
 
     A comparison with the backend in use (`dist.get_backend() == "nccl"`, `args.dist_backend == "nccl"`,
