@@ -474,9 +474,17 @@ class _Analysis:
                     backend = _is_nccl(value)
                     if self._passed(call, index, word, backend, 0) == "use":
                         (self.flow.backends if backend else self.flow.strings)[self.pos(value)] = (PORT, "")
-        for attr, literal in self._attribute_bindings():
-            reads = [node for node, _ in self.reads if isinstance(node, ast.Attribute) and node.attr == attr]
-            self._decide(literal, reads, f"`.{attr}`", attr)
+        for cls, attr, literal in self._attribute_bindings():
+            self._decide(literal, self._attribute_reads(cls, attr), f"`.{attr}`", attr)
+
+    def _attribute_reads(self, cls: Optional[str], attr: str) -> List[ast.AST]:
+        """Reads of ``.attr``; where a class ``cls`` holds it, ``self.attr`` in another class is another's."""
+        return [
+            node for node, scope in self.reads
+            if isinstance(node, ast.Attribute) and node.attr == attr and (
+                cls is None or not (isinstance(node.value, ast.Name) and node.value.id == "self")
+                or self._class_of(scope) == cls)
+        ]  # fmt: skip
 
     def _literal_bindings(self) -> Iterable[Tuple[_Scope, str, ast.AST]]:
         for scope in [self.root, *self.func_scope.values()]:
@@ -497,23 +505,24 @@ class _Analysis:
                 if default is not None and _literal(default) is not None:
                     yield scope, param.arg, _literal(default)  # type: ignore[misc]
 
-    def _attribute_bindings(self) -> Iterable[Tuple[str, ast.AST]]:
-        for (_cls, attr), stores in self.self_attrs.items():
+    def _attribute_bindings(self) -> Iterable[Tuple[Optional[str], str, ast.AST]]:
+        """(the class holding it, or None for an argparse option; the attribute; the literal)."""
+        for (cls, attr), stores in self.self_attrs.items():
             for value, _scope in stores:
                 literal = _literal(value)
                 if literal is not None:
-                    yield attr, literal
-        for cls in self.classes.values():
-            for stmt in cls.body:
+                    yield cls, attr, literal
+        for name, node in self.classes.items():
+            for stmt in node.body:
                 if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
                     literal = _literal(stmt.value)
                     if literal is not None:
-                        yield stmt.target.id, literal
+                        yield name, stmt.target.id, literal
         for call, _scope in self.calls:
             if isinstance(call.func, ast.Attribute) and call.func.attr == "add_argument":
                 dest, default = _argparse_dest(call), _keyword(call, "default")
                 if dest is not None and default is not None and _literal(default) is not None:
-                    yield dest, _literal(default)  # type: ignore[misc]
+                    yield None, dest, _literal(default)  # type: ignore[misc]
 
     def _reads_of(self, scope: _Scope, name: str) -> List[ast.AST]:
         out = []
@@ -598,13 +607,14 @@ class _Analysis:
         compared (with names the code picks among) where the module reads it."""
         if self._scope_of is None:
             self._scope_of = {id(node): scope for node, scope in self.reads}
+        scope = self._scope_of.get(id(read))
         for target in targets:
             if isinstance(target, ast.Name):
-                scope = self._scope_of.get(id(read))
                 owner = self._lookup(scope, target.id)[0] if scope is not None else None
                 reads = self._reads_of(owner, target.id) if owner is not None else []
             elif isinstance(target, ast.Attribute):
-                reads = [node for node, _ in self.reads if isinstance(node, ast.Attribute) and node.attr == target.attr]
+                mine = isinstance(target.value, ast.Name) and target.value.id == "self" and scope is not None
+                reads = self._attribute_reads(self._class_of(scope) if mine else None, target.attr)  # type: ignore[arg-type]
             else:
                 continue
             if any(self._use(r, True, depth + 1) == "compared" for r in reads):
