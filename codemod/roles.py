@@ -286,7 +286,9 @@ def _mark_assignment(ctx: Context, targets: Sequence[cst.BaseExpression], value:
         ctx.set_role(value, DEVICE)
     elif words and all(w is not None and is_backend_word(w) for w in words):
         ctx.set_role(value, BACKEND)
-    elif words and all(w is not None and is_own_backend_word(w) for w in words):
+    elif targets and all(isinstance(t, cst.Name) and is_own_backend_word(t.value) for t in targets):
+        # A variable, field or parameter; an object's own attribute (an accelerator class's
+        # `self._communication_backend_name = "nccl"`) is its state, left to cuda-leftover's judgement.
         ctx.set_role(value, OWN_BACKEND)
 
 
