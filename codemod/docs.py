@@ -53,6 +53,10 @@ an `assert`.
 - A question whose value is stored, returned or passed on (`use_cuda = torch.cuda.is_available()`) is
   not followed: it becomes or stays the CUDA question (reported where left), except as a
   `non_blocking=`/`pin_memory=` argument or in a printed message.
+- `torch.cuda.device_count()` compared with a number (`== 0`, `>= 1`, `> 1`) is such a question too
+  (the accelerator's count is 1 on the CPU): where it stays CUDA's it is left as written, which is 0 off
+  CUDA, and reported. A test skip (`self.skipTest`, `pytest.skip`, `raise SkipTest`,
+  `return unittest.skip(...)`, a `skipIf`/`skipUnless`/`skipif` condition) is always CUDA's decision.
 
 A comparison with the backend in use (`dist.get_backend() == "nccl"`) is the exception: it is already
 right on every backend, since only CUDA runs use NCCL, so it always stays as written; it is reported

@@ -25,6 +25,9 @@ How it is decided, in the one rule walk (no second pass):
   ``get_accelerator().device_name() == "cuda"``; ``x.is_cuda`` and string comparisons are left as
   written and reported). The test node, already rebuilt by the walk, is changed in place.
 
+``torch.cuda.device_count()`` compared with a number is an atom too (codemod/count_questions.py), and
+an ``if`` or conditional expression that skips a test makes its regions CUDA-only (codemod/skips.py).
+
 An atom whose value is not a guard (assigned, returned, passed on) cannot be followed cheaply:
 ``is_available()`` becomes the CUDA question; ``.is_cuda`` and string comparisons are left and reported,
 except as ``non_blocking=``/``pin_memory=`` arguments, which only tune a copy.
@@ -38,7 +41,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import fastwalk
+from accelport.codemod import count_questions, fastwalk, replace, skips
 from accelport.codemod.context import BACKEND_QUESTION, DEVICE, Context
 from accelport.codemod.roles import is_backend_word, is_device_word, terminal_name
 
@@ -220,6 +223,8 @@ def _atoms(ctx: Context, test: cst.BaseExpression, positive: bool, bare: bool, o
     elif isinstance(test, cst.Call):
         if not test.args and ctx.qname(test.func) == AVAILABLE:
             out.append((test, positive, bare))
+        else:
+            _count_atom(ctx, test, positive, out)
     elif _is_cuda_read(test):
         out.append((test, positive, bare))
     elif isinstance(test, cst.Comparison):
@@ -228,6 +233,17 @@ def _atoms(ctx: Context, test: cst.BaseExpression, positive: bool, bare: bool, o
             literal, negated, role = found
             ctx.set_role(literal, role)  # `"cuda" in str(device)` is a device question too
             out.append((literal, positive != negated, False))
+        else:
+            _count_atom(ctx, test, positive, out)
+
+
+def _count_atom(ctx: Context, test: cst.BaseExpression, positive: bool, out: List[Tuple[cst.CSTNode, bool, bool]]) -> None:
+    """``torch.cuda.device_count() == 0`` is ``not torch.cuda.is_available()``, ``> 1`` asks for several:
+    the atom is its ``device_count`` reference, positive where its true side needs a GPU."""
+    found = count_questions.question(ctx, test)
+    if found is not None:
+        count, needs_gpu, _ = found
+        out.append((count, positive == needs_gpu, False))
 
 
 def _suite_exits(suite: cst.BaseSuite) -> bool:
@@ -297,6 +313,8 @@ def enter_if(ctx: Context, node: cst.If) -> None:
             region.reasons.append("the `else` branch raises that it needs CUDA or a GPU")
         if not positive and _says_cuda(node.body):
             region.reasons.append("the message of the exit above says it needs CUDA")
+        if skips.suite_skips(node.body) or skips.suite_skips(node.orelse):
+            region.reasons.append(skips.REASON)
         if not positive and "cpu" in _strings_values(node.body):
             # `if not torch.cuda.is_available(): device = "cpu"`: skipped on the CPU accelerator, whatever
             # default stands (often CUDA's, from a config) would be used instead.
@@ -324,6 +342,10 @@ def enter_test(ctx: Context, node: cst.CSTNode) -> None:
             ):
                 region = _register(ctx, guards, atom, bare, parts, node, end)
                 region.reasons.append(f"the value `{ctx.code(branch).strip()[:40]}` chosen for CUDA")
+                continue
+            if skips.is_skip(node.body) or skips.is_skip(node.orelse):
+                region = _register(ctx, guards, atom, bare, parts, node, end)
+                region.reasons.append(skips.REASON)
                 continue
         elif isinstance(node, cst.While):
             parts, end = ([node.body, *siblings] if positive else []), node
@@ -619,6 +641,12 @@ def watch(ctx: Context, rule: object, original: cst.CSTNode, what: str) -> None:
         atom.region.atoms.append(atom)
 
 
+def is_guard_atom(ctx: Context, node: cst.CSTNode) -> bool:
+    """``node`` is a question in a guard, or one whose answer only tunes a copy: hand it to ``propose``."""
+    guards = ctx.notes.get(NOTES_KEY)
+    return guards is not None and (id(node) in guards.atoms or id(node) in guards.portable)  # type: ignore[attr-defined]
+
+
 def is_question(ctx: Context, node: cst.CSTNode) -> bool:
     """A ``"cuda"``/``"nccl"`` literal compared with a device or backend."""
     guards = ctx.notes.get(NOTES_KEY)
@@ -721,9 +749,7 @@ def _decide(ctx: Context, region: Region) -> None:
 def _swap(tree: cst.CSTNode, old: Optional[cst.CSTNode], new: cst.CSTNode) -> cst.CSTNode:
     if old is None:
         return tree
-    if tree is old:
-        return new
-    return tree.deep_replace(old, new)
+    return replace.replace(tree, old, new)
 
 
 def mark_bare(ctx: Context, expr: Optional[cst.BaseExpression]) -> None:

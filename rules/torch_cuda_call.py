@@ -6,7 +6,7 @@ from typing import Dict, FrozenSet, Optional, Tuple
 
 import libcst as cst
 
-from accelport.codemod import guards
+from accelport.codemod import count_questions, guards
 from accelport.codemod.context import Context
 from accelport.rules import capabilities, torch_amp
 from accelport.rules.base import Rule, for_runtime, keep_parens
@@ -169,6 +169,16 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     passed on), it becomes the CUDA question `get_accelerator().device_name() == "cuda"`, which answers
     exactly as before on every machine. See "Guards" at the top of this page.
 
+    `torch.cuda.device_count()` is a number and is ported as one (`range(...)`, `nprocs=`, arithmetic).
+    Compared with a number it is a question too: `== 0` asks "no GPU?", `> 1` "several?", and the
+    accelerator's count is 1 on the CPU. In a guard it is ported only where the side a count of 0 does
+    not take is all ported or portable; where that side stays CUDA-only, where it decides a test skip
+    (`skipUnless(torch.cuda.device_count() == 1)`, `if torch.cuda.device_count() < 2: pytest.skip()`), or
+    where a comparison that tells 0 from 1 is used as a value, `torch.cuda.device_count()` is left as
+    written (0 off CUDA, so it asks the original question everywhere) and reported. A test skip is
+    CUDA's decision for `is_available()` too: `if not torch.cuda.is_available(): self.skipTest(...)`
+    keeps asking about CUDA, so the test does not start running on the CPU.
+
     Left as written and reported: a `torch.cuda` type in an annotation (an annotation must stay a
     type, not a call: use `torch.Stream`, `torch.Event`, `torch.amp.GradScaler`, `torch.Tensor`, or a
     string; the same in `.pyi` stubs), and a stream or event member the accelerator's objects do not
@@ -238,7 +248,21 @@ class TorchCudaCall(guards.GuardHooks, Rule):
         if refusal is not None:
             ctx.report(self, original, f"`{normalise(qname)}` is not ported for --runtime {self.runtime}: {refusal}")
             return None
-        return keep_parens(build(ctx, *found), updated)
+        replacement = keep_parens(build(ctx, *found), updated)
+        if found == (("device_count",), ()):
+            return self._count(ctx, original, updated, replacement)
+        return replacement
+
+    def _count(self, ctx: Context, original: cst.CSTNode, updated: cst.CSTNode, replacement: cst.CSTNode):
+        """``torch.cuda.device_count``: ported as a number; as a question about GPUs only where what it
+        decides runs on any backend (codemod/count_questions.py)."""
+        kind, text = count_questions.kind_of(ctx, original)
+        if kind != count_questions.SKIP and guards.is_guard_atom(ctx, original):
+            return guards.propose(ctx, self, original, updated, replacement, f"`{text or ctx.code(original).strip() + '()'}`")
+        if kind:
+            ctx.report(self, original, count_questions.left_message(kind, text))
+            return None
+        return replacement
 
     # -- torch.cuda.amp -> torch.amp, torch.cuda.Event under DeepSpeed -------------------------
     def _visit_amp_call(self, ctx: Context, node: cst.Call) -> None:
@@ -299,6 +323,7 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     # -- questions and annotations ---------------------------------------------------------
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
         super().visit_Call(ctx, node)
+        count_questions.enter_call(ctx, node)
         if _is_available_call(ctx, node) or _has_device_keyword(ctx, node):
             ctx.claim(node.func)
         else:
@@ -313,6 +338,14 @@ class TorchCudaCall(guards.GuardHooks, Rule):
             return self._leave_amp_call(ctx, original, updated)
         replacement = keep_parens(ctx.accel_call("is_available"), updated)
         return guards.available_value(ctx, original, replacement)
+
+    def visit_If(self, ctx: Context, node: cst.If) -> None:
+        super().visit_If(ctx, node)
+        count_questions.enter_if(ctx, node)
+
+    def visit_Comparison(self, ctx: Context, node: cst.Comparison) -> None:
+        super().visit_Comparison(ctx, node)
+        count_questions.enter_comparison(ctx, node)
 
     def visit_ExceptHandler(self, ctx: Context, node: cst.ExceptHandler) -> None:
         if torch_amp.is_version_fallback(node):
