@@ -15,6 +15,14 @@ from accelport.codemod.suppress import Suppressions
 DEVICE = "device"
 INDEX = "index"
 BACKEND = "backend"
+# A backend name compared with the backend in use (``dist.get_backend() == "nccl"``): a question, which
+# is already right on every backend (only CUDA runs use NCCL), never a backend to pass.
+BACKEND_QUESTION = "backend-question"
+# A backend name a library reads itself, not torch (DeepSpeed's 1-bit optimizers' ``comm_backend_name``
+# picks their NcclBackend / MpiBackend / HcclBackend by comparing names).
+OWN_BACKEND = "own-backend"
+# The "nccl" among an argparse option's ``choices`` for the backend, where no other backend is offered.
+BACKEND_CHOICE = "backend-choice"
 
 ACCEL_FUNC = "get_accelerator"
 # Set in ``ctx.notes`` by a rule whose analysis needs every statement walked (see transform._walk).

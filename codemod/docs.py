@@ -66,6 +66,10 @@ an `assert`.
   CUDA, and reported. A test skip (`self.skipTest`, `pytest.skip`, `raise SkipTest`,
   `return unittest.skip(...)`, a `skipIf`/`skipUnless`/`skipif` condition) is always CUDA's decision.
 
+A comparison with the backend in use (`dist.get_backend() == "nccl"`) is the exception: it is already
+right on every backend, since only CUDA runs use NCCL, so it always stays as written; it is reported
+only where it guards CUDA-only code.
+
 What counts as ported depends on the rules selected: with `--select torch-cuda-call` alone a
 `.cuda()` call under a guard keeps it a CUDA question.
 """

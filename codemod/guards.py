@@ -3,7 +3,9 @@
 ``torch.cuda.is_available()``, ``x.is_cuda``, ``x.device.type == "cuda"``, ``"cuda" in str(device)`` and
 ``backend == "nccl"`` ask "am I on CUDA?". Their accelerator forms (``is_available()``,
 ``on_accelerator(x)``, ``== device_name()``) are true on the CPU accelerator too, so they may replace
-the question only where everything the guard protects runs on any backend once ported.
+the question only where everything the guard protects runs on any backend once ported. The backend
+question is right on every backend as written (only CUDA runs use NCCL): it is only watched (``watch``),
+and reported where what it guards stays CUDA-only.
 
 How it is decided, in the one rule walk (no second pass):
 
@@ -47,7 +49,7 @@ import libcst as cst
 
 from accelport.codemod import count_questions, fastwalk, replace, skips, stored_reads
 from accelport.codemod.cuda_only import CUDA_WORDS, call_reason, facts_of, module_reason, qname_reason
-from accelport.codemod.context import BACKEND, DEVICE, Context
+from accelport.codemod.context import BACKEND_QUESTION, DEVICE, Context
 from accelport.codemod.names import Scope
 from accelport.codemod.stored_reads import TUNING_KEYWORDS
 from accelport.codemod.roles import is_backend_word, is_device_word, terminal_name
@@ -65,6 +67,7 @@ SAYS_CUDA = re.compile(r"cuda|nvidia|nccl", re.IGNORECASE)
 SAYS_GPU = re.compile(r"cuda|nvidia|nccl|gpu", re.IGNORECASE)
 DEVICE_LITERAL = re.compile(r"cuda(:\d+)?")
 HALF = frozenset({"torch.float16", "torch.half"})
+NCCL_CONSTANTS = frozenset({"torch.distributed.Backend.NCCL", "torch.distributed.distributed_c10d.Backend.NCCL"})
 # A constant chosen by a conditional expression (`"fp16" if "cuda" in device else "bf16"`) is a choice
 # made for CUDA; a device literal is a candidate instead (ported where it is used as a device).
 # (numbers are left out: a worker or device count chosen that way is harmless elsewhere).
@@ -110,6 +113,7 @@ class Atom:
     replacement: Optional[cst.CSTNode] = None
     restore: Optional[cst.CSTNode] = None
     what: str = ""
+    watch: bool = False  # left as written whatever the region holds: only reported when it is CUDA-only
 
 
 class Guards:
@@ -193,6 +197,8 @@ def question_operand(ctx: Context, node: cst.Comparison) -> Optional[Tuple[cst.S
         return None
     for literal, other in ((left, right), (right, left)):
         value = _string(literal)
+        if value is None and isinstance(literal, cst.Attribute) and literal.attr.value == "NCCL":
+            value = "nccl" if ctx.qname(literal) in NCCL_CONSTANTS else None  # `dist.Backend.NCCL`
         if value is None:
             continue
         if isinstance(op, (cst.In, cst.NotIn)) and literal is right:
@@ -200,7 +206,7 @@ def question_operand(ctx: Context, node: cst.Comparison) -> Optional[Tuple[cst.S
         if DEVICE_LITERAL.fullmatch(value) and _device_like(other):
             return literal, negated, DEVICE  # type: ignore[return-value]
         if value == "nccl" and _backend_like(ctx, other):
-            return literal, negated, BACKEND  # type: ignore[return-value]
+            return literal, negated, BACKEND_QUESTION  # type: ignore[return-value]
     return None
 
 
@@ -529,9 +535,12 @@ class _Scanner(cst.CSTVisitor):
         self.path: List[int] = []
         # Names that are no references (attribute names, keywords): never resolved.
         self.not_refs: Set[int] = set()
+        self.compared = 0  # how many comparisons the walk is inside
 
     def on_leave(self, original_node: cst.CSTNode) -> None:
         self.path.pop()
+        if type(original_node) is cst.Comparison:
+            self.compared -= 1
 
     def on_visit(self, node: cst.CSTNode) -> bool:
         ctx, region = self.ctx, self.region
@@ -580,10 +589,13 @@ class _Scanner(cst.CSTVisitor):
                 region.reasons.append("an assert on `torch.cuda.device_count()` (the CPU accelerator counts one device)")
         elif kind is cst.Call:
             self._call(node)  # type: ignore[arg-type]
+        elif kind is cst.Comparison:
+            self.compared += 1
         elif kind is cst.SimpleString:
             value = _string(node)
             if value is not None:
-                if _candidate_literal(value):
+                # A "nccl" compared is a question about the backend in use, left as written: not CUDA-only code.
+                if _candidate_literal(value) and not (value.lower() == "nccl" and self.compared):
                     region.candidates.append((node, tuple(self.path), f"the literal {value!r}"))
                 elif "nvcc" in value:
                     region.reasons.append("an `nvcc` build step")
@@ -707,6 +719,16 @@ def propose(ctx: Context, rule: object, original: cst.CSTNode, updated: cst.CSTN
     return None
 
 
+def watch(ctx: Context, rule: object, original: cst.CSTNode, what: str) -> None:
+    """A question left as written (``backend == "nccl"`` is already right on every backend): reported
+    when the walk leaves its region only if what it guards stays CUDA-only."""
+    guards = ctx.notes.get(NOTES_KEY)
+    atom = guards.atoms.get(id(original)) if guards is not None else None  # type: ignore[attr-defined]
+    if atom is not None:
+        atom.rule, atom.what, atom.watch = rule, what, True
+        atom.region.atoms.append(atom)
+
+
 def is_guard_atom(ctx: Context, node: cst.CSTNode) -> bool:
     """``node`` is a question in a guard, or one whose answer only tunes a copy: hand it to ``propose``."""
     guards = ctx.notes.get(NOTES_KEY)
@@ -787,8 +809,14 @@ def _cuda_only(ctx: Context, region: Region) -> Optional[str]:
 
 def _decide(ctx: Context, region: Region) -> None:
     reason = _cuda_only(ctx, region)
-    if reason is not None:
-        _restore(ctx, region, "test", f"guards CUDA-only code ({reason})")
+    if reason is None:
+        return
+    for atom in region.atoms:
+        if atom.watch:
+            ctx.report(atom.rule, atom.node, f"{atom.what} guards CUDA-only code ({reason}): left as written, so only "
+                       "NCCL (CUDA) runs take that branch, as before; port that code by hand where another backend needs it",
+                       atom.top)
+    _restore(ctx, region, "test", f"guards CUDA-only code ({reason})")
 
 
 def _decide_stored(ctx: Context, stored: Stored) -> None:
@@ -812,7 +840,7 @@ def _restore(ctx: Context, region: Region, where: str, why: str) -> None:
         return
     test = getattr(holder, where)
     for atom in region.atoms:
-        if atom.replacement is None:
+        if atom.replacement is None or atom.watch:
             continue
         if atom.restore is None:  # is_available(): the CUDA question
             new = _cuda_question(ctx, atom.replacement, parens=not atom.bare)

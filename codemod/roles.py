@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 import libcst as cst
 
-from accelport.codemod.context import BACKEND, DEVICE, INDEX, Context
+from accelport.codemod.context import BACKEND, BACKEND_CHOICE, BACKEND_QUESTION, DEVICE, INDEX, OWN_BACKEND, Context
 
 DEVICE_KEYWORDS = frozenset({"device", "map_location", "device_type"})
 AUTOCAST = frozenset({"torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast"})
@@ -59,9 +59,24 @@ def is_backend_word(name: str) -> bool:
 
 
 def is_backend_key(name: str) -> bool:
-    """A config key or field holding the backend: `"comm_backend_name": "nccl"` in a DeepSpeed config too
-    (only where a value is stored; comparisons keep ``is_backend_word``)."""
-    return is_backend_word(name) or name.lower().endswith("backend_name")
+    """A config key or field holding torch's backend (only where a value is stored; comparisons keep
+    ``is_backend_word``)."""
+    return is_backend_word(name)
+
+
+def is_own_backend_word(name: str) -> bool:
+    """``comm_backend_name``: a library's own choice of communication backend, which it compares with
+    names itself (DeepSpeed's 1-bit optimizers: "nccl", "mpi", "hccl"), not a torch process-group backend."""
+    return name.lower().endswith("backend_name")
+
+
+def stored_backend_role(name: str) -> Optional[str]:
+    """The role of a value stored under ``name`` (a variable, a parameter, a field, a config key)."""
+    if is_backend_key(name):
+        return BACKEND
+    if is_own_backend_word(name):
+        return OWN_BACKEND
+    return None
 
 
 def terminal_name(node: cst.BaseExpression) -> Optional[str]:
@@ -189,6 +204,25 @@ def _mark_call(ctx: Context, node: cst.Call) -> None:
             default = keyword(node, "default")
             if default is not None:
                 ctx.set_role(default.value, BACKEND)
+            _mark_choices(ctx, keyword(node, "choices"))
+
+
+# Backends other than NCCL that an option's choices may offer (torch's and the vendors' plug-ins).
+OTHER_BACKENDS = frozenset({"gloo", "mpi", "ucc", "ccl", "xccl", "hccl", "cncl", "mccl", "smddp", "tccl", "fake"})
+
+
+def _mark_choices(ctx: Context, choices: Optional[cst.Arg]) -> None:
+    """``choices=["nccl"]``: an option that accepts NCCL alone refuses every other accelerator's backend;
+    where another backend is offered (``["nccl", "gloo"]``) the user picks and nothing is CUDA-bound."""
+    if choices is None or not isinstance(choices.value, (cst.List, cst.Tuple, cst.Set)):
+        return
+    values = [e.value for e in choices.value.elements]
+    names = [v.evaluated_value.lower() if isinstance(v, cst.SimpleString) and isinstance(v.evaluated_value, str) else None
+             for v in values]
+    if "nccl" in names and not any(n in OTHER_BACKENDS for n in names if n is not None):
+        for value, name in zip(values, names):
+            if name == "nccl":
+                ctx.set_role(value, BACKEND_CHOICE)
 
 
 # Device-mesh APIs: the device type is the first positional argument (`from_group`: the second).
@@ -209,10 +243,11 @@ def _mark_travel_call(ctx: Context, node: cst.Call, qname: Optional[str], args: 
     func = node.func
     if isinstance(func, cst.Name) and func.value == "dict" and qname is None:
         for arg in node.args:
-            if arg.keyword is not None and is_backend_key(arg.keyword.value):
-                ctx.set_role(arg.value, BACKEND)
+            role = stored_backend_role(arg.keyword.value) if arg.keyword is not None else None
+            if role is not None:
+                ctx.set_role(arg.value, role)
     role = ctx.role(node)
-    if role not in (DEVICE, BACKEND):
+    if role not in (DEVICE, BACKEND, OWN_BACKEND):
         return
     if qname in ENVIRON_GET and len(args) == 2:
         ctx.set_role(args[1].value, role)
@@ -223,16 +258,16 @@ def _mark_travel_call(ctx: Context, node: cst.Call, qname: Optional[str], args: 
 
 
 def _mark_dict(ctx: Context, node: cst.Dict) -> None:
-    """``{"device": "cuda", "comm_backend_name": "nccl"}``: a value under a device or backend key."""
+    """``{"device": "cuda", "dist_backend": "nccl"}``: a value under a device or backend key (or a
+    library's own backend name: ``"comm_backend_name"``)."""
     for element in node.elements:
         if isinstance(element, cst.DictElement) and isinstance(element.key, cst.SimpleString):
             key = element.key.evaluated_value
             if not isinstance(key, str):
                 continue
-            if is_device_word(key):
-                ctx.set_role(element.value, DEVICE)
-            elif is_backend_key(key):
-                ctx.set_role(element.value, BACKEND)
+            role = DEVICE if is_device_word(key) else stored_backend_role(key)
+            if role is not None:
+                ctx.set_role(element.value, role)
 
 
 def _mark_device(ctx: Context, value: cst.BaseExpression, word: str) -> None:
@@ -259,7 +294,7 @@ def _mark_comparison(ctx: Context, node: cst.Comparison) -> None:
             if _device_like(other, ctx):
                 ctx.set_role(operand, DEVICE)
             elif _backend_like(other, ctx):
-                ctx.set_role(operand, BACKEND)
+                ctx.set_role(operand, BACKEND_QUESTION)
             elif isinstance(other, cst.Integer):
                 ctx.set_role(operand, INDEX)
 
@@ -272,6 +307,10 @@ def _mark_assignment(ctx: Context, targets: Sequence[cst.BaseExpression], value:
         ctx.set_role(value, DEVICE)
     elif words and all(w is not None and is_backend_word(w) for w in words):
         ctx.set_role(value, BACKEND)
+    elif targets and all(isinstance(t, cst.Name) and is_own_backend_word(t.value) for t in targets):
+        # A variable, field or parameter; an object's own attribute (an accelerator class's
+        # `self._communication_backend_name = "nccl"`) is its state, left to cuda-leftover's judgement.
+        ctx.set_role(value, OWN_BACKEND)
 
 
 def _mark_assign(ctx: Context, node: cst.Assign) -> None:

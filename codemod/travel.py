@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
-from accelport.codemod.roles import BACKEND_ARGS as _BACKEND_ARGS, is_backend_key, is_device_word
+from accelport.codemod.roles import BACKEND_ARGS as _BACKEND_ARGS, is_backend_key, is_device_word, stored_backend_role
 from accelport.codemod.statements import whole_file
 
 Pos = Tuple[int, int]
@@ -66,6 +66,14 @@ def _is_nccl(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value == "nccl"
 
 
+def _asks_nccl(node: ast.AST) -> bool:
+    """An operand that makes a comparison the question "on NCCL?": "nccl", ``Backend.NCCL``, or None
+    (``backend is None``); any other name is a choice among backends the code makes itself."""
+    if isinstance(node, ast.Constant):
+        return node.value is None or node.value == "nccl"
+    return isinstance(node, ast.Attribute) and node.attr == "NCCL"
+
+
 @dataclass
 class _Scope:
     node: ast.AST
@@ -103,6 +111,8 @@ class Flow:
     backends: Dict[Pos, Tuple[str, str]] = field(default_factory=dict)
     # `.cuda(...)` calls whose receiver is (or may be) an object with its own `cuda`/`to`.
     own_cuda: Dict[Pos, str] = field(default_factory=dict)
+    # `pin_memory: bool = True` parameter defaults that reach a `pin_memory=` flag: position of the True.
+    pins: Dict[Pos, Tuple[str, str]] = field(default_factory=dict)
 
 
 EMPTY = Flow()
@@ -130,6 +140,7 @@ class _Analysis:
         self.argparse_int: Set[str] = set()
         self.argparse_other: Set[str] = set()
         self._int_memo: Dict[Tuple[int, str], Optional[bool]] = {}
+        self._scope_of: Optional[Dict[int, _Scope]] = None  # id(read) -> its scope, built on first need
         self.root = _Scope(tree, None)
 
     # -- positions ------------------------------------------------------------------------
@@ -452,7 +463,7 @@ class _Analysis:
         field or an argparse default, decided by every read of what they are bound to."""
         for scope, name, literal in self._literal_bindings():
             reads = self._reads_of(scope, name)
-            self._decide(literal, reads, f"`{name}`")
+            self._decide(literal, reads, f"`{name}`", name)
         for call, _scope in self.calls:
             # `place(model, "cuda:0")` where `def place(module, slot): return module.to(slot)`
             if not isinstance(call.func, ast.Name) or call.func.id not in self.functions:
@@ -464,9 +475,17 @@ class _Analysis:
                     backend = _is_nccl(value)
                     if self._passed(call, index, word, backend, 0) == "use":
                         (self.flow.backends if backend else self.flow.strings)[self.pos(value)] = (PORT, "")
-        for attr, literal in self._attribute_bindings():
-            reads = [node for node, _ in self.reads if isinstance(node, ast.Attribute) and node.attr == attr]
-            self._decide(literal, reads, f"`.{attr}`")
+        for cls, attr, literal in self._attribute_bindings():
+            self._decide(literal, self._attribute_reads(cls, attr), f"`.{attr}`", attr)
+
+    def _attribute_reads(self, cls: Optional[str], attr: str) -> List[ast.AST]:
+        """Reads of ``.attr``; where a class ``cls`` holds it, ``self.attr`` in another class is another's."""
+        return [
+            node for node, scope in self.reads
+            if isinstance(node, ast.Attribute) and node.attr == attr and (
+                cls is None or not (isinstance(node.value, ast.Name) and node.value.id == "self")
+                or self._class_of(scope) == cls)
+        ]  # fmt: skip
 
     def _literal_bindings(self) -> Iterable[Tuple[_Scope, str, ast.AST]]:
         for scope in [self.root, *self.func_scope.values()]:
@@ -487,23 +506,24 @@ class _Analysis:
                 if default is not None and _literal(default) is not None:
                     yield scope, param.arg, _literal(default)  # type: ignore[misc]
 
-    def _attribute_bindings(self) -> Iterable[Tuple[str, ast.AST]]:
-        for (_cls, attr), stores in self.self_attrs.items():
+    def _attribute_bindings(self) -> Iterable[Tuple[Optional[str], str, ast.AST]]:
+        """(the class holding it, or None for an argparse option; the attribute; the literal)."""
+        for (cls, attr), stores in self.self_attrs.items():
             for value, _scope in stores:
                 literal = _literal(value)
                 if literal is not None:
-                    yield attr, literal
-        for cls in self.classes.values():
-            for stmt in cls.body:
+                    yield cls, attr, literal
+        for name, node in self.classes.items():
+            for stmt in node.body:
                 if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) and stmt.value is not None:
                     literal = _literal(stmt.value)
                     if literal is not None:
-                        yield stmt.target.id, literal
+                        yield name, stmt.target.id, literal
         for call, _scope in self.calls:
             if isinstance(call.func, ast.Attribute) and call.func.attr == "add_argument":
                 dest, default = _argparse_dest(call), _keyword(call, "default")
                 if dest is not None and default is not None and _literal(default) is not None:
-                    yield dest, _literal(default)  # type: ignore[misc]
+                    yield None, dest, _literal(default)  # type: ignore[misc]
 
     def _reads_of(self, scope: _Scope, name: str) -> List[ast.AST]:
         out = []
@@ -512,7 +532,7 @@ class _Analysis:
                 out.append(node)
         return out
 
-    def _decide(self, literal: ast.AST, reads: List[ast.AST], holder: str) -> None:
+    def _decide(self, literal: ast.AST, reads: List[ast.AST], holder: str, name: str = "") -> None:
         backend = _is_nccl(literal)
         used, other = 0, []
         for read in reads:
@@ -521,10 +541,17 @@ class _Analysis:
                 used += 1
             elif use != "neutral":
                 other.append((read, use))
-        if not used:
-            return
         table = self.flow.backends if backend else self.flow.strings
         pos = self.pos(literal)
+        if not used:
+            compared = next((read for read, use in other if use == "compared"), None)
+            if backend and compared is not None and stored_backend_role(name) is not None:
+                # `def __init__(self, backend="nccl")` ... `if self.backend == "nccl": ... elif == "mpi":`: the
+                # project picks among names itself; another accelerator's name would match none of them.
+                table[pos] = (REPORT, f"{holder} holds this backend name and is compared with names at line "
+                              f"{compared.lineno}, a choice the code makes itself that another backend's name would "  # type: ignore[attr-defined]
+                              "not match: left; port it by hand together with the branches that compare it")
+            return
         if not other:
             table[pos] = (PORT, "")
             return
@@ -537,6 +564,9 @@ class _Analysis:
         """"use" (a device, or the backend), "neutral" (printed), or what else it is ("compared", ...)."""
         parent = self.parents.get(id(read))
         if isinstance(parent, ast.Compare):
+            # `backend == "nccl"` asks "on NCCL?", and stays as written: exact once the value is ported.
+            if backend and all(_asks_nccl(op) for op in (parent.left, *parent.comparators) if op is not read):
+                return "neutral"
             return "compared"
         if isinstance(parent, ast.FormattedValue):
             return "neutral"
@@ -567,9 +597,30 @@ class _Analysis:
             words = [_terminal(t) for t in targets]
             check = is_backend_key if backend else is_device_word
             if words and all(w is not None and check(w) for w in words):
+                if backend and depth < 3 and self._holder_compared(read, targets, depth):
+                    return "compared"
                 return "use"
             return "stored"
         return "used otherwise"
+
+    def _holder_compared(self, read: ast.AST, targets: List[ast.AST], depth: int) -> bool:
+        """``self.backend = backend`` stores a backend in a holder named for one: whether the holder is then
+        compared (with names the code picks among) where the module reads it."""
+        if self._scope_of is None:
+            self._scope_of = {id(node): scope for node, scope in self.reads}
+        scope = self._scope_of.get(id(read))
+        for target in targets:
+            if isinstance(target, ast.Name):
+                owner = self._lookup(scope, target.id)[0] if scope is not None else None
+                reads = self._reads_of(owner, target.id) if owner is not None else []
+            elif isinstance(target, ast.Attribute):
+                mine = isinstance(target.value, ast.Name) and target.value.id == "self" and scope is not None
+                reads = self._attribute_reads(self._class_of(scope) if mine else None, target.attr)  # type: ignore[arg-type]
+            else:
+                continue
+            if any(self._use(r, True, depth + 1) == "compared" for r in reads):
+                return True
+        return False
 
     def _device_first(self, call: ast.Call) -> bool:
         func = call.func
@@ -613,6 +664,44 @@ class _Analysis:
         if uses and all(u in ("use", "neutral") for u in uses) and "use" in uses:
             return "use"
         return "passed on"
+
+    # -- pin_memory defaults ---------------------------------------------------------------------
+    def pin_defaults(self) -> None:
+        """``def make_loader(..., pin_memory: bool = True)``: the default is the flag of the
+        ``DataLoader(pin_memory=pin_memory)`` inside, ported where that is the parameter's only use."""
+        for scope in self.func_scope.values():
+            args = scope.node.args  # type: ignore[attr-defined]
+            positional = [*args.posonlyargs, *args.args]
+            pairs = [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
+                     *((p, d) for p, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None)]
+            for param, default in pairs:
+                if isinstance(default, ast.Constant) and default.value is True and "pin" in param.arg.lower():
+                    self._pin_default(scope, param.arg, default)
+
+    def _pin_default(self, scope: _Scope, name: str, default: ast.Constant) -> None:
+        flags, other = [], []
+        for read in self._reads_of(scope, name):
+            parent = self.parents.get(id(read))
+            call = self.parents.get(id(parent)) if isinstance(parent, ast.keyword) else None
+            if isinstance(call, ast.Call) and parent.arg == "pin_memory" and self._pins(call):  # type: ignore[union-attr]
+                flags.append(read)
+            elif not isinstance(parent, ast.FormattedValue) and not (isinstance(parent, ast.Call) and _neutral_call(parent)):
+                other.append(read)
+        if not flags:
+            return  # a flag of the code's own: nothing pins with it here
+        if not other:
+            self.flow.pins[self.pos(default)] = (PORT, "")
+            return
+        self.flow.pins[self.pos(default)] = (REPORT, (
+            f"`{name}` defaults to True and reaches `pin_memory=` at line {flags[0].lineno} (pinning warns or raises "  # type: ignore[attr-defined]
+            f"without an accelerator), but is also read otherwise at line {other[0].lineno}: default it to "  # type: ignore[attr-defined]
+            '`get_accelerator().device_name() != "cpu"` by hand where that suits both uses'))
+
+    def _pins(self, call: ast.Call) -> bool:
+        """A DataLoader or a torch tensor factory: the calls whose ``pin_memory=True`` tensor-pin-memory ports."""
+        func = call.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        return name.endswith("DataLoader") or (self.qname(func) or "").startswith("torch.")
 
     # -- classes with their own cuda ------------------------------------------------------------
     def own_cuda(self) -> None:
@@ -762,6 +851,7 @@ def analyse(tree: ast.Module, lines: List[str]) -> Flow:
     analysis.integer_devices()
     analysis.travelling()
     analysis.own_cuda()
+    analysis.pin_defaults()
     return analysis.flow
 
 
@@ -789,16 +879,21 @@ def position(ctx, node) -> Pos:
     return start.line, start.column
 
 
+def verdict(ctx, rule, node, backend: bool = False) -> Optional[str]:
+    """PORT where a CUDA string (``backend``: a "nccl") held in a name reaches a device (the backend) and
+    nothing else; REPORT, reported for ``rule``, where it is also compared or passed elsewhere; else None."""
+    table = flow_of(ctx).backends if backend else flow_of(ctx).strings
+    if not table:
+        return None  # most files: no position worked out
+    decision = table.get(position(ctx, node))
+    if decision is None:
+        return None
+    if decision[0] == REPORT:
+        ctx.report(rule, node, decision[1])
+    return decision[0]
+
+
 def travels(ctx, rule, node, backend: bool = False) -> bool:
     """Whether a CUDA string (``backend``: a "nccl") with no role of its own reaches a device (the backend)
     and is to be ported; where it is also compared or passed elsewhere, ``rule`` reports it instead."""
-    table = flow_of(ctx).backends if backend else flow_of(ctx).strings
-    if not table:
-        return False  # most files: no position worked out
-    decision = table.get(position(ctx, node))
-    if decision is None:
-        return False
-    if decision[0] == REPORT:
-        ctx.report(rule, node, decision[1])
-        return False
-    return True
+    return verdict(ctx, rule, node, backend) == PORT

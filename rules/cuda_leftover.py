@@ -26,6 +26,7 @@ import libcst as cst
 from accelport.codemod import fastwalk
 from accelport.codemod.context import Context
 from accelport.codemod.names import dotted
+from accelport.codemod.roles import is_device_word
 from accelport.rules.base import Rule
 
 _NOTE = "cuda-leftover"
@@ -111,6 +112,9 @@ class _State:
     # (test, nodes run when it is true, nodes run when it is false, top-level statement)
     pending: List[Tuple[cst.CSTNode, Sequence[cst.CSTNode], Sequence[cst.CSTNode], int]] = field(default_factory=list)
     quiet: Set[int] = field(default_factory=set)  # prose and question literals
+    # Lists whose items are each used as a device (pytest's parametrize values for `device`, a loop over
+    # devices): a CUDA item there is a device, even next to "cpu" or "meta".
+    device_lists: Set[int] = field(default_factory=set)
     regions: List[_Region] = field(default_factory=list)
 
 
@@ -306,10 +310,12 @@ class CudaLeftover(Rule):
     Each one that no rule rewrote, reported, or was told to ignore (a suppression comment for any rule
     on its line) is reported here, so a port never leaves a CUDA-bound line unsaid. Prose stays quiet:
     docstrings, comments, log/print/warning/exception messages, argparse help, as do questions and
-    choices (`device == "cuda"`, `"cuda" in device`, `{"cuda": ...}` keys, `["cuda", "cpu"]`) and code
-    in a branch that still runs only on CUDA after the port (under `if get_accelerator().device_name()
+    choices (`device == "cuda"`, `"cuda" in device`, `{"cuda": ...}` keys, `["cuda", "cpu"]`; but not
+    a list whose every item is used as a device: pytest's `parametrize("device", ["cpu", "cuda"])` values
+    and `for device in ["cpu", "cuda"]`) and code in a branch that still runs only on CUDA after the port (under `if get_accelerator().device_name()
     == "cuda":`, `if args.cuda:`, `if x.is_cuda:` left as is, after `if not torch.cuda.is_available():
-    return`, in a test marked `skipif(not torch.cuda.is_available())` or `@requires_cuda`).
+    return`, in a test marked `skipif(not torch.cuda.is_available())` or `@requires_cuda`, its other
+    decorators included).
 
     ## Why is this bad?
     A CUDA-only token left in ported code fails or picks CUDA on every other backend; the other rules
@@ -402,6 +408,8 @@ class CudaLeftover(Rule):
             if isinstance(arg.value, (cst.SimpleString, cst.FormattedString)):
                 state.parent[id(arg.value)] = node
         name = func_name(func)
+        if name == "parametrize":
+            self._parametrized(ctx, node)
         if name in _REFLECTIVE and len(node.args) >= 2 and isinstance(func, cst.Name):
             state.quiet.add(id(node.args[1].value))  # ``hasattr(x, "cuda")``: an attribute's name
         if name == "add_argument" and node.args and not _DEVICE_OPTION.search(literal(node.args[0].value) or "dev"):
@@ -460,7 +468,30 @@ class CudaLeftover(Rule):
             _state(ctx).quiet.update(id(v) for v in values)
 
     def visit_List(self, ctx: Context, node: cst.List) -> None:
-        self._choices(ctx, [element.value for element in node.elements])
+        if id(node) not in _state(ctx).device_lists:
+            self._choices(ctx, [element.value for element in node.elements])
+
+    def _parametrized(self, ctx: Context, node: cst.Call) -> None:
+        """``parametrize("device", ["meta", "cuda:0"])``: each value is the test's device."""
+        names = literal(node.args[0].value) if node.args else None
+        values = node.args[1].value if len(node.args) > 1 and node.args[1].keyword is None else None
+        for arg in node.args:
+            if arg.keyword is not None and arg.keyword.value == "argvalues":
+                values = arg.value
+        # One parameter only: with several, each value is a tuple and no string stands alone.
+        if names is not None and "," not in names and is_device_word(names.strip()) and isinstance(values, (cst.List, cst.Tuple)):
+            _state(ctx).device_lists.add(id(values))
+
+    def _loop(self, ctx: Context, target: cst.BaseExpression, values: cst.BaseExpression) -> None:
+        """``for device in ["cpu", "cuda"]``: each item is the body's device."""
+        if isinstance(target, cst.Name) and is_device_word(target.value) and isinstance(values, (cst.List, cst.Tuple)):
+            _state(ctx).device_lists.add(id(values))
+
+    def visit_For(self, ctx: Context, node: cst.For) -> None:
+        self._loop(ctx, node.target, node.iter)
+
+    def visit_CompFor(self, ctx: Context, node: cst.CompFor) -> None:
+        self._loop(ctx, node.target, node.iter)
 
     visit_Tuple = visit_Set = visit_List
 
@@ -510,14 +541,16 @@ class CudaLeftover(Rule):
             expr = decorator.decorator
             func = expr.func if isinstance(expr, cst.Call) else expr
             last = (dotted(func) or "").rsplit(".", 1)[-1].lower()
+            # The other decorators only run with the test (`parametrize("device", ["cpu", "cuda"])`).
+            runs = [node.body, *(other for other in decorators if other is not decorator)]
             if isinstance(expr, cst.Call) and last in ("skipif", "skipunless") and expr.args:
                 test = expr.args[0].value
                 if last == "skipif":
-                    self._region(ctx, test, [], [node.body])
+                    self._region(ctx, test, [], runs)
                 else:
-                    self._region(ctx, test, [node.body], [])
+                    self._region(ctx, test, runs, [])
             elif _requires_cuda(last):
-                _state(ctx).regions.append(_Region(None, [], [node.body]))
+                _state(ctx).regions.append(_Region(None, [], runs))
 
     def visit_FunctionDef(self, ctx: Context, node: cst.FunctionDef) -> None:
         self._decorated(ctx, node, node.decorators)

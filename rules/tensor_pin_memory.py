@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from accelport.codemod import travel
 from accelport.codemod.context import Context
 from accelport.codemod.roles import terminal_name
 from accelport.rules.base import Rule, is_module_ref, keep_parens
@@ -21,7 +22,11 @@ class TensorPinMemory(Rule):
     expression over the interface's existing `device_name()`, so the ported file runs the same under
     DeepSpeed's runtime. A factory's `pin_memory=` holding a variable (`pin_memory=pin`) is reported,
     since it raises on CPU whenever it is true; a `DataLoader`'s is left (it only warns),
-    as is `pin_memory=True` on any other call and as a parameter default.
+    as is `pin_memory=True` on any other call.
+
+    A parameter default `pin_memory: bool = True` (any parameter named `*pin*`) whose only uses in its
+    function are such `pin_memory=` flags (or printing it) gets the same expression; where the parameter
+    is also read otherwise (`if pin_memory: ...`, `pin = pin_memory and ...`) it is reported.
 
     ## Why is this bad?
     Pinning needs an accelerator: on a CPU-only build `x.pin_memory()` and
@@ -68,6 +73,19 @@ class TensorPinMemory(Rule):
             tensor = tensor.with_changes(lpar=[], rpar=[])
         return keep_parens(ctx.accel_call("pin_memory", cst.Arg(tensor)), updated)
 
+    def leave_Param(self, ctx: Context, original: cst.Param, updated: cst.Param):
+        """``pin_memory: bool = True`` whose every use is a DataLoader's or factory's ``pin_memory=``."""
+        default = original.default
+        if not (isinstance(default, cst.Name) and default.value == "True" and "pin" in original.name.value.lower()):
+            return None
+        decision = travel.flow_of(ctx).pins.get(travel.position(ctx, default))
+        if decision is None:
+            return None
+        if decision[0] == travel.REPORT:
+            ctx.report(self, default, decision[1])
+            return None
+        return updated.with_changes(default=_pin_flag(ctx))
+
     def _flag(self, ctx: Context, original: cst.Call, updated: cst.Call):
         """``pin_memory=True`` on a tensor factory or a DataLoader."""
         qname = ctx.qname(original.func) or ""
@@ -80,14 +98,18 @@ class TensorPinMemory(Rule):
                 continue
             value = arg.value
             if isinstance(value, cst.Name) and value.value == "True":
-                flag = cst.Comparison(
-                    left=ctx.accel_call("device_name"),
-                    comparisons=[cst.ComparisonTarget(cst.NotEqual(), cst.SimpleString('"cpu"'))],
-                )
-                args[position] = args[position].with_changes(value=flag)
+                args[position] = args[position].with_changes(value=_pin_flag(ctx))
                 return updated.with_changes(args=args)
             # A variable may be true; an expression (the ported flag among them) is the author's own decision.
             if not loader and isinstance(value, (cst.Name, cst.Attribute)) and ctx.code(value) not in ("False", "None"):
                 ctx.report(self, value, f"`pin_memory=` on `{qname}` raises without an accelerator whenever it is true: "
                            'make it false on CPU, e.g. `... and get_accelerator().device_name() != "cpu"`')
         return None
+
+
+def _pin_flag(ctx: Context) -> cst.Comparison:
+    """``get_accelerator().device_name() != "cpu"``: True on CUDA, False where pinning would raise or warn."""
+    return cst.Comparison(
+        left=ctx.accel_call("device_name"),
+        comparisons=[cst.ComparisonTarget(cst.NotEqual(), cst.SimpleString('"cpu"'))],
+    )

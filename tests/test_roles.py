@@ -8,7 +8,7 @@ import libcst as cst
 import pytest
 
 from accelport.codemod import fastwalk, suppress, walk
-from accelport.codemod.context import BACKEND, DEVICE, INDEX, Context
+from accelport.codemod.context import BACKEND, BACKEND_QUESTION, DEVICE, INDEX, OWN_BACKEND, Context
 from accelport.codemod.names import build_scopes
 
 
@@ -69,7 +69,10 @@ def roles_of(source: str) -> Dict[str, Optional[str]]:
         ("s = '%d' % a\n", "a", INDEX),
         ("s = f'cuda:{a}'\n", "a", INDEX),
         ("import torch.distributed as dist\ndist.init_process_group(a)\n", "a", BACKEND),
-        ("if dist_backend == a:\n    pass\n", "a", BACKEND),
+        # compared with the backend in use: a question, never a backend to pass
+        ("if dist_backend == a:\n    pass\n", "a", BACKEND_QUESTION),
+        ("def f(comm_backend_name=a):\n    pass\n", "a", OWN_BACKEND),
+        ("config = {'comm_backend_name': a}\n", "a", OWN_BACKEND),
     ],
 )
 def test_role(source: str, expression: str, role: str) -> None:
