@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from accelport.codemod import guards, travel
-from accelport.codemod.context import BACKEND, Context
+from accelport.codemod.engine import guards, travel
+from accelport.codemod.engine.context import BACKEND, Context
 from accelport.rules.base import Rule, keep_parens
 from accelport.rules.cuda_device_string import string_value
 
@@ -24,7 +24,7 @@ class NcclBackend(guards.GuardHooks, Rule):
     Also a value under a backend key of a dict literal (`"backend"`, `"dist_backend"`,
     `"comm_backend_name"` of a DeepSpeed config), a `backend=` of `dict(...)`, and the `field(default=...)`
     of a backend-named dataclass field. A `"nccl"` held in a name, a parameter default, a dataclass field
-    or an argparse default travels (codemod/travel.py): it is ported when every read reaches a backend
+    or an argparse default travels (codemod/engine/travel.py): it is ported when every read reaches a backend
     argument, reported when a read is also compared or passed on. `"nccl"` elsewhere (a library name, a
     log message, a dictionary key) is left alone. In a backend place `"NCCL"` counts too (torch
     lower-cases backend names).
@@ -66,7 +66,7 @@ class NcclBackend(guards.GuardHooks, Rule):
         if value is None or value.lower() != "nccl":
             return None
         # torch lower-cases backend names: `backend="NCCL" if has_gpu else "GLOO"` is NCCL too. A "nccl"
-        # without a role may be held and used as the backend later (codemod/travel.py).
+        # without a role may be held and used as the backend later (codemod/engine/travel.py).
         if ctx.role(original) != BACKEND and (value != "nccl" or not travel.travels(ctx, self, original, backend=True)):
             return None
         replacement = keep_parens(ctx.accel_call("communication_backend_name"), updated)

@@ -6,8 +6,8 @@ from typing import Dict, FrozenSet, Optional, Tuple
 
 import libcst as cst
 
-from accelport.codemod import guards
-from accelport.codemod.context import Context
+from accelport.codemod.engine import guards
+from accelport.codemod.engine.context import Context
 from accelport.rules import capabilities, torch_amp
 from accelport.rules.base import Rule, for_runtime, keep_parens
 

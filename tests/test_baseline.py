@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from accelport.codemod import check_cli
+from accelport.codemod.frontends import check_cli
 
 LEGACY = "import torch\n\n\ndef step(x):\n    torch.cuda.synchronize()\n    return x.cuda()\n"
 

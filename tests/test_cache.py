@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from accelport.codemod import cache as cache_mod
-from accelport.codemod import runner
-from accelport.codemod.discovery import discover
-from accelport.codemod.runner import Mode, run
+from accelport.codemod.files import cache as cache_mod
+from accelport.codemod.run import runner
+from accelport.codemod.files.discovery import discover
+from accelport.codemod.run.runner import Mode, run
 from accelport.codemod.settings import Settings
 
 CUDA = "import torch\n\ntorch.cuda.synchronize()\nx = torch.zeros(3).cuda()\nname = torch.cuda.get_device_name(0)\n"

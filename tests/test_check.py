@@ -13,8 +13,8 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from accelport.codemod import check_cli
-from accelport.codemod.report import statistics
+from accelport.codemod.frontends import check_cli
+from accelport.codemod.frontends.report import statistics
 from accelport.codemod.results import Finding
 
 SITES = '''\

@@ -284,7 +284,7 @@ def test_jobs_2_output_is_byte_identical_to_jobs_1(tmp_path: Path) -> None:
 def _commands():
     import typer.main
 
-    from accelport.codemod import check_cli, cli
+    from accelport.codemod.frontends import check_cli, cli
 
     del check_cli  # registers `check`
     group = typer.main.get_command(cli.app)

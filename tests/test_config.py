@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from accelport.codemod import check_cli, config
+from accelport.codemod.frontends import check_cli, config
 
 CALL = "import torch\n\ntorch.cuda.synchronize()\n"
 STRING = 'import torch\n\nx = torch.zeros(1).to("cuda")\n'
@@ -78,7 +78,7 @@ def test_select_and_ignore_from_config_and_the_command_line_overrides(project):
 
 
 def test_runtime_from_config_and_the_command_line_overrides(project):
-    from accelport.codemod import cli
+    from accelport.codemod.frontends import cli
 
     write(project, {"pyproject.toml": '[tool.accelport]\nruntime = "deepspeed"\n', "m.py": CALL})
     runner = CliRunner()
@@ -145,7 +145,7 @@ def test_per_file_ignores(project, monkeypatch):
 
 
 def test_per_file_ignores_apply_to_rewrite(project):
-    from accelport.codemod import cli
+    from accelport.codemod.frontends import cli
 
     write(project, {"pyproject.toml": '[tool.accelport.per-file-ignores]\n"legacy/*" = ["ALL"]\n', "legacy/m.py": CALL})
     result = CliRunner().invoke(cli.app, ["rewrite", "-j", "1", "."], catch_exceptions=False)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from accelport.codemod import explain as explain_mod
-from accelport.codemod.cli import app
+from accelport.codemod.frontends import explain as explain_mod
+from accelport.codemod.frontends.cli import app
 from accelport.rules.registry import ALL_RULES
 from accelport.rules.torch_cuda_call import SAME_NAME
 from accelport.rules.torch_native import FALLBACK, TORCH_NATIVE

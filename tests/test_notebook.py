@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from accelport.codemod import check_cli  # registers `check` on the app
-from accelport.codemod.cli import app
-from accelport.codemod.discovery import discover
-from accelport.codemod.notebook import LAYOUT_ERROR, detect_layout, mask, transform_notebook, unmask
+from accelport.codemod.frontends import check_cli  # registers `check` on the app
+from accelport.codemod.frontends.cli import app
+from accelport.codemod.files.discovery import discover
+from accelport.codemod.run.notebook import LAYOUT_ERROR, detect_layout, mask, transform_notebook, unmask
 from accelport.codemod.settings import Settings
 
 del check_cli

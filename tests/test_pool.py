@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from accelport.codemod.discovery import discover
-from accelport.codemod.runner import Mode, run
+from accelport.codemod.files.discovery import discover
+from accelport.codemod.run.runner import Mode, run
 from accelport.codemod.settings import Settings
 
 BODY = [

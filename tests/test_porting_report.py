@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from accelport.codemod import porting_report
-from accelport.codemod.cli import app
-from accelport.codemod.discovery import discover
-from accelport.codemod.runner import Mode, run
+from accelport.codemod.frontends import porting_report
+from accelport.codemod.frontends.cli import app
+from accelport.codemod.files.discovery import discover
+from accelport.codemod.run.runner import Mode, run
 from accelport.codemod.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

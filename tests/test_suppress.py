@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from accelport.codemod import check_cli, suppress
+from accelport.codemod.frontends import check_cli
+from accelport.codemod.engine import suppress
 from accelport.codemod.settings import Settings
-from accelport.codemod.transform import transform_source
+from accelport.codemod.engine.pipeline import transform_source
 
 
 @pytest.fixture

@@ -29,9 +29,9 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Set, Tuple
 
-from accelport.codemod.context import ACCEL_FUNC
+from accelport.codemod.engine.context import ACCEL_FUNC
 from accelport.codemod.settings import RUNTIME_MODULES
-from accelport.codemod.statements import parse_ast
+from accelport.codemod.engine.statements import parse_ast
 
 _RUNTIMES = frozenset(RUNTIME_MODULES.values())
 # Runtimes whose import pulls in torch at import time (DeepSpeed's package does; accelport's does not).

@@ -10,12 +10,12 @@ from typing import Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import fastwalk
-from accelport.codemod.context import ACCEL_FUNC, Context
+from accelport.codemod.engine import tree_walk
+from accelport.codemod.engine.context import ACCEL_FUNC, Context
 from accelport.rules import capabilities
 
 
-class _Members(fastwalk.Visitor):
+class _Members(tree_walk.Visitor):
     """Members read on a ``get_accelerator()`` call: ``get_accelerator().Stream`` -> ``Stream``."""
 
     def __init__(self, accel_name: str = ACCEL_FUNC) -> None:
@@ -48,7 +48,7 @@ def report(ctx: Context, runtime: str) -> None:
         if site.replacement is None:
             continue
         members = _Members(ctx.accel_name)
-        fastwalk.visit(site.replacement, members)
+        tree_walk.visit(site.replacement, members)
         for member in members.found:
             if member not in cache:
                 cache[member] = capabilities.caveat(runtime, member)

@@ -8,9 +8,9 @@ from typing import AbstractSet, Any, Dict, Iterable, List, Mapping, Optional, Se
 import libcst as cst
 from libcst.metadata import CodeRange
 
-from accelport.codemod import codegen
-from accelport.codemod.names import Scope, ScopeBuilder, resolve_name
-from accelport.codemod.suppress import Suppressions
+from accelport.codemod.engine import codegen
+from accelport.codemod.engine.names import Scope, ScopeBuilder, resolve_name
+from accelport.codemod.engine.suppress import Suppressions
 
 DEVICE = "device"
 INDEX = "index"
@@ -58,7 +58,7 @@ class Context:
         # Filled by the current-device analysis: id(assignment value) -> decision.
         self.notes: Dict[str, object] = {}
         # The name rewrites call the accelerator by: ``get_accelerator`` or an alias that shadows
-        # nothing the file binds (codemod/accel_binding.py).
+        # nothing the file binds (codemod/engine/accel_binding.py).
         self.accel_name = ACCEL_FUNC
 
     # -- names ----------------------------------------------------------------------------

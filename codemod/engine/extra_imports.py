@@ -10,10 +10,10 @@ from typing import List, Optional
 
 import libcst as cst
 
-from accelport.codemod.context import ACCEL_FUNC, Context
+from accelport.codemod.engine.context import ACCEL_FUNC, Context
 from accelport.codemod.settings import RUNTIME_MODULES
-from accelport.codemod.imports import _insert_at, is_import_line
-from accelport.codemod.names import dotted, resolve_name
+from accelport.codemod.engine.imports import _insert_at, is_import_line
+from accelport.codemod.engine.names import dotted, resolve_name
 from accelport.rules.torch_amp import EVENT_HELPER, EVENT_MODULE, NEED_EVENT_HELPER, NEED_TORCH
 
 

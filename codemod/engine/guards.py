@@ -36,9 +36,9 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import fastwalk
-from accelport.codemod.context import BACKEND, DEVICE, Context
-from accelport.codemod.roles import is_backend_word, is_device_word, terminal_name
+from accelport.codemod.engine import tree_walk
+from accelport.codemod.engine.context import BACKEND, DEVICE, Context
+from accelport.codemod.engine.roles import is_backend_word, is_device_word, terminal_name
 
 NOTES_KEY = "guards"
 AVAILABLE = "torch.cuda.is_available"
@@ -571,7 +571,7 @@ class _Scanner(cst.CSTVisitor):
 
 
 def _scan(ctx: Context, node: cst.CSTNode, region: Region) -> None:
-    fastwalk.visit(node, _Scanner(ctx, region))
+    tree_walk.visit(node, _Scanner(ctx, region))
 
 
 # -- proposals and decisions -----------------------------------------------------------------

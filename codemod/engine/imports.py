@@ -1,4 +1,4 @@
-"""After the rules ran: add the ``get_accelerator`` import once (under the name codemod/accel_binding.py
+"""After the rules ran: add the ``get_accelerator`` import once (under the name codemod/engine/accel_binding.py
 chose), drop ``torch.cuda`` imports made unused."""
 
 from __future__ import annotations
@@ -7,15 +7,15 @@ from typing import List, Optional, Sequence, Set, Tuple, Union
 
 import libcst as cst
 
-from accelport.codemod import fastwalk
-from accelport.codemod.accel_binding import PLAIN, Binding
-from accelport.codemod.names import dotted
-from accelport.codemod.statements import Statements
+from accelport.codemod.engine import tree_walk
+from accelport.codemod.engine.accel_binding import PLAIN, Binding
+from accelport.codemod.engine.names import dotted
+from accelport.codemod.engine.statements import Statements
 
 ImportStmt = Union[cst.Import, cst.ImportFrom]
 
 
-class _Uses(fastwalk.Visitor):
+class _Uses(tree_walk.Visitor):
     """Names read anywhere outside import statements, and whether ``torch.cuda`` is still spelled."""
 
     def __init__(self) -> None:
@@ -45,11 +45,11 @@ class _Uses(fastwalk.Visitor):
     def visit_Attribute(self, node: cst.Attribute) -> bool:
         if node.attr.value == "cuda" and isinstance(node.value, cst.Name) and node.value.value == "torch":
             self.torch_cuda = True
-        fastwalk.visit(node.value, self)
+        tree_walk.visit(node.value, self)
         return False
 
     def visit_Arg(self, node: cst.Arg) -> bool:
-        fastwalk.visit(node.value, self)
+        tree_walk.visit(node.value, self)
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
@@ -58,7 +58,7 @@ class _Uses(fastwalk.Visitor):
 
 def uses(module: cst.Module) -> _Uses:
     found = _Uses()
-    fastwalk.visit(module, found)
+    tree_walk.visit(module, found)
     return found
 
 
@@ -99,13 +99,13 @@ def _comments(node: cst.CSTNode) -> List[cst.EmptyLine]:
     """Every comment inside ``node``, each as a line of its own."""
     found: List[cst.EmptyLine] = []
 
-    class _Collect(fastwalk.Visitor):
+    class _Collect(tree_walk.Visitor):
         WALKS_LAYOUT = True
 
         def visit_Comment(self, comment: cst.Comment) -> None:
             found.append(cst.EmptyLine(comment=comment))
 
-    fastwalk.visit(node, _Collect())
+    tree_walk.visit(node, _Collect())
     return found
 
 
@@ -253,8 +253,8 @@ def _partial_uses(original: cst.Module, new: cst.Module, stmts: Statements) -> T
     unchanged = []
     for index, (old_stmt, new_stmt) in enumerate(zip(original.body, new.body)):
         if old_stmt is not new_stmt:
-            fastwalk.visit(old_stmt, before)
-            fastwalk.visit(new_stmt, after)
+            tree_walk.visit(old_stmt, before)
+            tree_walk.visit(new_stmt, after)
         else:
             unchanged.append(index)
     names, torch_cuda = stmts.names(unchanged)

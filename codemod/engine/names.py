@@ -14,7 +14,7 @@ from typing import AbstractSet, Dict, List, Optional, Set, Union
 
 import libcst as cst
 
-from accelport.codemod import fastwalk
+from accelport.codemod.engine import tree_walk
 
 # The one name a star import is taken to bind: `torch`, for `torch.cuda.X` below `from .x import *`.
 STAR_BOUND = "torch"
@@ -63,7 +63,7 @@ def _target_names(target: cst.CSTNode, out: Set[str]) -> None:
         _target_names(target.value, out)
 
 
-class ScopeBuilder(fastwalk.Visitor):
+class ScopeBuilder(tree_walk.Visitor):
     """One walk that builds the scope tree; ``scopes`` maps id(scope node) to its Scope."""
 
     def __init__(self, module: cst.Module, skip: AbstractSet[int] = frozenset()) -> None:
@@ -201,9 +201,9 @@ class ScopeBuilder(fastwalk.Visitor):
 
 
 def build_scopes(module: cst.Module, skip: AbstractSet[int] = frozenset()) -> ScopeBuilder:
-    """Scopes of ``module``; statements whose id is in ``skip`` are not walked (see codemod/statements.py)."""
+    """Scopes of ``module``; statements whose id is in ``skip`` are not walked (see codemod/engine/statements.py)."""
     builder = ScopeBuilder(module, skip)
-    fastwalk.visit(module, builder)
+    tree_walk.visit(module, builder)
     return builder
 
 

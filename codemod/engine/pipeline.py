@@ -7,19 +7,19 @@ from typing import AbstractSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import accel_binding, caveats, extra_imports, fastwalk, imports, suppress, torch_target
-from accelport.codemod.context import FULL_WALK, Context, Site
-from accelport.codemod.names import build_scopes
-from accelport.codemod.sparse import Sparse, sparse
-from accelport.codemod.statements import Statements, layout as statements_layout, scope_skippable, statements
+from accelport.codemod.engine import accel_binding, caveats, extra_imports, imports, suppress, torch_target, tree_walk
+from accelport.codemod.engine.context import FULL_WALK, Context, Site
+from accelport.codemod.engine.names import build_scopes
+from accelport.codemod.engine.sparse import Sparse, sparse
+from accelport.codemod.engine.statements import Statements, layout as statements_layout, scope_skippable, statements
 from accelport.codemod.results import ORDER, Finding, FileResult
 from accelport.codemod.settings import Settings
-from accelport.codemod.transformer import RuleTransformer
+from accelport.codemod.engine.rule_walk import RuleTransformer
 from accelport.rules.base import Rule
 from accelport.rules.registry import rules_for
 
 
-# Parse only the statements a rule can touch (codemod/sparse.py); the tests compare it with full parses.
+# Parse only the statements a rule can touch (codemod/engine/sparse.py); the tests compare it with full parses.
 SPARSE = True
 
 
@@ -138,7 +138,7 @@ def _walk(module: cst.Module, ctx: Context, rules: Sequence[Rule]) -> Tuple[cst.
     """The rule walk, then each rule's ``finish`` (which may ask for a walk of every statement: FULL_WALK),
     then each rule's ``review``."""
     transformer = RuleTransformer(ctx, rules)
-    new_module = fastwalk.transform(module, transformer)
+    new_module = tree_walk.transform(module, transformer)
     for rule in rules:
         finish = getattr(rule, "finish", None)
         if finish is not None:
@@ -175,7 +175,7 @@ def _transform_module(
     marker: Optional[str] = None,
 ) -> Optional[FileResult]:
     """``result`` filled in (``layout``: the text's statements, where already worked out). With
-    ``marker`` (``module`` is a sparse parse, see codemod/sparse.py): None where that parse cannot give
+    ``marker`` (``module`` is a sparse parse, see codemod/engine/sparse.py): None where that parse cannot give
     the answer, and the caller parses the whole file."""
     markers = suppress.parse(text)
     stmts = statements(text, module, layout)

@@ -12,7 +12,7 @@ from typing import Optional, Sequence
 
 import libcst as cst
 
-from accelport.codemod.context import BACKEND, DEVICE, INDEX, Context
+from accelport.codemod.engine.context import BACKEND, DEVICE, INDEX, Context
 
 DEVICE_KEYWORDS = frozenset({"device", "map_location", "device_type"})
 AUTOCAST = frozenset({"torch.autocast", "torch.amp.autocast", "torch.amp.autocast_mode.autocast"})

@@ -7,8 +7,8 @@ from typing import Callable, Dict, List, Sequence, Tuple, Type, Union
 
 import libcst as cst
 
-from accelport.codemod import walk
-from accelport.codemod.context import Context, Site
+from accelport.codemod.engine import walk_bookkeeping
+from accelport.codemod.engine.context import Context, Site
 from accelport.rules.base import Rule
 
 VisitHook = Callable[[Context, cst.CSTNode], None]
@@ -38,7 +38,7 @@ class RuleTransformer(cst.CSTTransformer):
         self.first_fixed_top: "int | None" = None
 
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if not walk.enter(self.ctx, node):
+        if not walk_bookkeeping.enter(self.ctx, node):
             return False
         for _rule, hook in self.visits.get(type(node), ()):
             hook(self.ctx, node)
@@ -61,5 +61,5 @@ class RuleTransformer(cst.CSTTransformer):
                 if self.first_fixed_top is None:
                     self.first_fixed_top = ctx.current_top
                 break
-        walk.leave(ctx, original_node)
+        walk_bookkeeping.leave(ctx, original_node)
         return result

@@ -15,7 +15,7 @@ import ast
 from dataclasses import dataclass
 from typing import AbstractSet, List, Optional
 
-from accelport.codemod.statements import Statements, scope_skippable
+from accelport.codemod.engine.statements import Statements, scope_skippable
 
 _MARKER = "accelport-stub"
 

@@ -18,7 +18,7 @@ from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tup
 
 import libcst as cst
 
-from accelport.codemod.codegen import code_for
+from accelport.codemod.engine.codegen import code_for
 
 
 @dataclass

@@ -13,10 +13,10 @@ from typing import Iterable, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import fastwalk
-from accelport.codemod.context import ACCEL_FUNC, Context, Site
-from accelport.codemod.imports import _insert_at
-from accelport.codemod.names import Scope, resolve_name
+from accelport.codemod.engine import tree_walk
+from accelport.codemod.engine.context import ACCEL_FUNC, Context, Site
+from accelport.codemod.engine.imports import _insert_at
+from accelport.codemod.engine.names import Scope, resolve_name
 from accelport.rules.torch_native import TORCH_NATIVE, TorchNative
 
 
@@ -33,7 +33,7 @@ def built_handles(sites: Sequence[Site], name: str = ACCEL_FUNC) -> Set[int]:
     """Ids of the ``get_accelerator()`` calls (spelled ``name``) inside the rules' replacements."""
     found: Set[int] = set()
 
-    class _Collect(fastwalk.Visitor):
+    class _Collect(tree_walk.Visitor):
         def visit_Call(self, node: cst.Call) -> None:
             if _is_accel_handle(node, name):
                 found.add(id(node))
@@ -41,7 +41,7 @@ def built_handles(sites: Sequence[Site], name: str = ACCEL_FUNC) -> Set[int]:
     collector = _Collect()
     for site in sites:
         if site.replacement is not None:
-            fastwalk.visit(site.replacement, collector)
+            tree_walk.visit(site.replacement, collector)
     return found
 
 
@@ -138,7 +138,7 @@ def port(
     if torch is None:
         return module, first_fixed_top
     porter = _Port(handles, torch)
-    new = fastwalk.transform(module, porter)
+    new = tree_walk.transform(module, porter)
     assert isinstance(new, cst.Module)
     if not porter.ported:
         return module, first_fixed_top
@@ -146,7 +146,7 @@ def port(
     shower = _Port(porter.ported, torch, bare=True)
     for site in ctx.fixes:
         if site.replacement is not None:
-            site.replacement = fastwalk.transform(site.replacement, shower)  # type: ignore[assignment]
+            site.replacement = tree_walk.transform(site.replacement, shower)  # type: ignore[assignment]
     if add_import:
         body = list(new.body)
         limit = len(body) if first_fixed_top is None else first_fixed_top

@@ -1,10 +1,10 @@
 """Where values travel within a module: integer device ordinals, device strings and backends held in
 names, attributes and parameters, and classes with their own ``cuda``/``to``.
 
-The roles (codemod/roles.py) judge a value by its parent; a value stored first and used later (``DEV =
+The roles (codemod/engine/roles.py) judge a value by its parent; a value stored first and used later (``DEV =
 "cuda"`` ... ``x.to(DEV)``, ``rank = dist.get_rank()`` ... ``model.to(rank)``) needs the whole module,
 and the sparse parse gives LibCST only the statements that spell a trigger. Python's ``ast`` of the
-whole file is already at hand (codemod/statements.py) and ten times cheaper to walk, so the analysis
+whole file is already at hand (codemod/engine/statements.py) and ten times cheaper to walk, so the analysis
 runs there once per file, on first demand, and answers by position: the rules look up the nodes they
 are leaving, by (line, column), only when a cheap text key says the node may be one of the decided
 sites.
@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
-from accelport.codemod.roles import BACKEND_ARGS as _BACKEND_ARGS, is_backend_key, is_device_word
+from accelport.codemod.engine.roles import BACKEND_ARGS as _BACKEND_ARGS, is_backend_key, is_device_word
 
 Pos = Tuple[int, int]
 FuncNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from accelport.codemod import roles
-from accelport.codemod.context import Context
+from accelport.codemod.engine import roles
+from accelport.codemod.engine.context import Context
 
 # Nothing inside an import statement is a use of a name.
 OPAQUE = (cst.Import, cst.ImportFrom)

@@ -7,7 +7,7 @@ never serves stale answers), the same settings and the same mode.
 
 One JSON document per (code, settings, mode) under the user cache folder (``$ACCELPORT_CACHE_DIR``,
 else ``$XDG_CACHE_HOME/accelport``, else ``~/.cache/accelport``), read and written by the parent
-process only, replaced atomically (codemod/write.py). JSON cannot run code when loaded (a cache
+process only, replaced atomically (codemod/files/write.py). JSON cannot run code when loaded (a cache
 restored from an untrusted CI branch is data, nothing more); anything unreadable, malformed or of the
 wrong shape counts as no cache. Entries are never trusted for writing: ``rewrite`` reuses only an
 "unchanged, no error" outcome, and re-transforms every file that would change.
@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 from accelport import __version__
-from accelport.codemod.source import MAX_FILE_SIZE, SourceError, read_bounded
-from accelport.codemod.write import WriteError, remove_stale, write_file
+from accelport.codemod.files.read import MAX_FILE_SIZE, SourceError, read_bounded
+from accelport.codemod.files.write import WriteError, remove_stale, write_file
 
 _FORMAT = 2
 # A cache file larger than this is not read (it could only come from elsewhere).

@@ -17,7 +17,7 @@ SKIPPED_DIRS = frozenset(
         ".pytest_cache", "__pycache__", "node_modules", "site-packages", "build", "dist", ".eggs", ".ipynb_checkpoints",
     }
 )  # fmt: skip
-SUFFIXES = (".py", ".pyi", ".ipynb")  # notebooks: codemod/notebook.py
+SUFFIXES = (".py", ".pyi", ".ipynb")  # notebooks: codemod/run/notebook.py
 
 
 @dataclass(frozen=True)

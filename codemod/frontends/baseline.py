@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from accelport.codemod.results import Finding
-from accelport.codemod.source import SourceError, read_bounded
-from accelport.codemod.write import WriteError, remove_stale, write_file
+from accelport.codemod.files.read import SourceError, read_bounded
+from accelport.codemod.files.write import WriteError, remove_stale, write_file
 
 VERSION = 1
 MAX_BASELINE_BYTES = 256 * 1024 * 1024
@@ -108,7 +108,7 @@ def update(path: Path, findings: Sequence[Finding], checked: Iterable[str], proj
     and entries of fixed findings and deleted files are dropped. Returns the number of findings recorded.
 
     Written atomically; a symlinked baseline keeps its link (its target is written) when the target
-    lies inside ``project``, and is refused otherwise (codemod/write.py)."""
+    lies inside ``project``, and is refused otherwise (codemod/files/write.py)."""
     counts: Dict[Key, int] = Counter(_key(f, path) for f in findings)
     seen = {relative(p, path) for p in checked}
     folder = Path(os.path.abspath(path.parent))

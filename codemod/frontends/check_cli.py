@@ -9,15 +9,15 @@ from typing import List, Optional
 
 import typer
 
-from accelport.codemod import baseline as baseline_mod
-from accelport.codemod import config as config_mod
-from accelport.codemod import report
-from accelport.codemod.cli import (
+from accelport.codemod.frontends import baseline as baseline_mod
+from accelport.codemod.frontends import config as config_mod
+from accelport.codemod.frontends import report
+from accelport.codemod.frontends.cli import (
     CONFIG, EXCLUDE, EXIT_ERROR, EXIT_FOUND, EXIT_OK, EXIT_USAGE, EXTEND_EXCLUDE, FORCE_EXCLUDE, IGNORE, JOBS,
     NO_CACHE, PATHS, RUNTIME, SELECT, TARGET, COLOR, _jobs, _painters, _settings, _sources, app,
 )  # fmt: skip
 from accelport.codemod.results import ORDER
-from accelport.codemod.runner import Mode, run
+from accelport.codemod.run.runner import Mode, run
 from accelport.rules import registry
 
 

@@ -20,11 +20,11 @@ from typing import Any, Dict, List, Optional
 import typer
 
 from accelport import __version__
-from accelport.codemod import colour
-from accelport.codemod import config as config_mod
-from accelport.codemod import porting_report, report
-from accelport.codemod.discovery import compile_patterns, discover
-from accelport.codemod.runner import Mode, Outcome, run
+from accelport.codemod.frontends import colour
+from accelport.codemod.frontends import config as config_mod
+from accelport.codemod.frontends import porting_report, report
+from accelport.codemod.files.discovery import compile_patterns, discover
+from accelport.codemod.run.runner import Mode, Outcome, run
 from accelport.codemod.settings import RUNTIME_MODULES, TARGETS, Settings
 from accelport.rules import registry
 
@@ -42,7 +42,7 @@ app = typer.Typer(
 
 
 def _painters(mode: str) -> tuple:
-    """Painters for stdout and stderr (``codemod/colour.py``); a bad ``--color`` is a usage error."""
+    """Painters for stdout and stderr (``codemod/frontends/colour.py``); a bad ``--color`` is a usage error."""
     if mode not in colour.MODES:
         _fail(f"--color must be one of {', '.join(colour.MODES)}, not {mode!r}")
     return colour.Painter(colour.enabled(mode, sys.stdout)), colour.Painter(colour.enabled(mode, sys.stderr))
@@ -166,7 +166,7 @@ def rewrite(
     settings, pattern, force, table = _settings(paths, select, ignore, runtime, exclude, extend_exclude, force_exclude, config, target)
     sources, missing = _sources(paths, pattern, force, table.get(config_mod.ROOT))
     mode = Mode.DIFF if diff or check else Mode.WRITE
-    if report_path is not None:  # codemod/porting_report.py
+    if report_path is not None:  # codemod/frontends/porting_report.py
         settings = porting_report.collecting(settings, report_path, _fail)
     outcomes = run(sources, settings, mode, _jobs(jobs, table), cache=not no_cache)
     if report_path is not None:
@@ -227,7 +227,7 @@ def launch(ctx: typer.Context) -> None:
 def explain_command(name: str = typer.Argument(..., metavar="NAME", hidden=True)) -> None:
     """Say what accelport does with NAME, and why: an API (torch.cuda.synchronize), a device string
     (cuda:0) or a rule (current-device, AP103)."""
-    from accelport.codemod import explain as explain_mod
+    from accelport.codemod.frontends import explain as explain_mod
 
     try:
         lines = explain_mod.explain(name)
@@ -289,7 +289,7 @@ def _guarded(call) -> None:
 
 
 def main() -> None:
-    from accelport.codemod import check_cli  # registers `check`
+    from accelport.codemod.frontends import check_cli  # registers `check`
 
     del check_cli
     _guarded(lambda: app(prog_name="accelport"))
@@ -297,7 +297,7 @@ def main() -> None:
 
 def check_main() -> None:
     """The ``check-torchcuda`` console script: ``accelport check`` under the hook's name."""
-    from accelport.codemod import check_cli
+    from accelport.codemod.frontends import check_cli
 
     del check_cli
     _guarded(lambda: app(args=["check", *sys.argv[1:]], prog_name="check-torchcuda"))

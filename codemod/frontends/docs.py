@@ -1,6 +1,6 @@
 """The rule documentation, generated from the rule docstrings so that it cannot drift.
 
-``python -m accelport.codemod.docs`` rewrites ``docs/rules.md``, the table between the
+``python -m accelport.codemod.frontends.docs`` rewrites ``docs/rules.md``, the table between the
 ``rules-table`` markers in ``README.md`` and the one between the ``targets-table`` markers in
 ``docs/targets.md`` (from ``accelport.rules.torch_native``); a test fails when a committed copy is stale.
 """
@@ -62,7 +62,7 @@ What counts as ported depends on the rules selected: with `--select torch-cuda-c
 def rules_page(rules: Sequence[Type[Rule]] = BY_CODE) -> str:
     parts = [
         "# accelport rules\n",
-        "Generated from the rule docstrings by `python -m accelport.codemod.docs`; do not edit by hand.\n",
+        "Generated from the rule docstrings by `python -m accelport.codemod.frontends.docs`; do not edit by hand.\n",
         "Codes: AP1xx are the porting rules (AP101 is §1 of the porting guide, AP109 is §9); AP9xx are "
         "advisory rules, off unless selected. A code is never reused for a different rule.\n",
         GUARDS,

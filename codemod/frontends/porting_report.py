@@ -187,7 +187,7 @@ def render(data: Dict[str, Any], fmt: str) -> str:
 
 def write(path: Path, outcomes: Sequence[Any], dry: bool, fmt: Optional[str] = None) -> Dict[str, Any]:
     """Build the report and write it to ``path`` in the format its suffix names; returns the data."""
-    from accelport.codemod.write import write_file
+    from accelport.codemod.files.write import write_file
 
     data = build(outcomes, dry)
     write_file(path, render(data, fmt or format_for(path)).encode("utf-8"), inside=Path.cwd())
@@ -198,7 +198,7 @@ def collecting(settings: Any, path: Path, fail: Any) -> Any:
     """``settings`` that return every rewritten site; ``fail(message)`` (the CLI's usage error) on a bad path."""
     import dataclasses
 
-    from accelport.codemod.write import writable_destination
+    from accelport.codemod.files.write import writable_destination
 
     try:
         format_for(path)

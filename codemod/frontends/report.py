@@ -11,7 +11,7 @@ from typing import Dict, Iterable, List, Sequence
 
 from accelport import __version__
 from accelport.codemod.results import ORDER, Finding
-from accelport.codemod.runner import Outcome
+from accelport.codemod.run.runner import Outcome
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

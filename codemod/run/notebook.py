@@ -34,10 +34,10 @@ import re
 import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
-from accelport.codemod.diff import lines as split_lines
+from accelport.codemod.files.diff import lines as split_lines
 from accelport.codemod.results import FileResult, Finding
 from accelport.codemod.settings import Settings
-from accelport.codemod.transform import applicable, transform_source
+from accelport.codemod.engine.pipeline import applicable, transform_source
 from accelport.rules.registry import rules_for
 
 LAYOUT_ERROR = "cannot preserve this notebook's JSON formatting; notebook left unchanged"
@@ -266,7 +266,7 @@ def _transform(text: str, path: str, settings: Settings, want_fixes: bool, resul
         joined.append(cell.masked)
         line += cell.masked.count("\n")
     module_text = "".join(joined)
-    from accelport.codemod import runner  # the runner imports this module
+    from accelport.codemod.run import runner  # the runner imports this module
 
     too_deep = getattr(runner, "too_deep", None)  # nesting that would crash LibCST's native parser
     problem = too_deep(module_text) if too_deep is not None else None

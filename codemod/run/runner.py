@@ -17,17 +17,17 @@ from enum import Enum
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from accelport.codemod import suppress
-from accelport.codemod.cache import Cache, content_hash
-from accelport.codemod.diff import lines, unified_diff
-from accelport.codemod.discovery import Source
-from accelport.codemod.progress import progress
-from accelport.codemod.relocate import relocate
+from accelport.codemod.engine import suppress
+from accelport.codemod.files.cache import Cache, content_hash
+from accelport.codemod.files.diff import lines, unified_diff
+from accelport.codemod.files.discovery import Source
+from accelport.codemod.run.progress import progress
+from accelport.codemod.run.relocate import relocate
 from accelport.codemod.results import Finding
 from accelport.codemod.settings import Settings
-from accelport.codemod import workers
-from accelport.codemod.source import MAX_NESTING, SourceError, decode, long_line, read_bounded
-from accelport.codemod.write import WriteError, digest, remove_stale, write_atomic
+from accelport.codemod.run import workers
+from accelport.codemod.files.read import MAX_NESTING, SourceError, decode, long_line, read_bounded
+from accelport.codemod.files.write import WriteError, digest, remove_stale, write_atomic
 from accelport.rules.registry import may_match
 
 # LibCST's parser and visitors recurse once per nesting level; deep (legal) expressions overflow the
@@ -68,7 +68,7 @@ _FINDING_TYPES = tuple((f.name, f.type) for f in dataclasses.fields(Finding))
 
 
 def outcome_data(outcome: Outcome) -> dict:
-    """``outcome`` as JSON data for the cache (codemod/cache.py)."""
+    """``outcome`` as JSON data for the cache (codemod/files/cache.py)."""
     return {
         "changed": outcome.changed,
         "diff": outcome.diff.decode("latin-1"),
@@ -244,7 +244,7 @@ def too_deep(text: str, max_nesting: int = MAX_NESTING) -> Optional[str]:
     CPython's parser guards its own stack, so it is asked first; only nesting errors are final here
     (other syntax errors are LibCST's to report, and newer syntax may still parse there).
     """
-    from accelport.codemod.statements import parse_ast
+    from accelport.codemod.engine.statements import parse_ast
 
     try:
         tree = parse_ast(text)
@@ -313,15 +313,15 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     except SourceError as exc:
         outcome.error = str(exc)
         return outcome
-    notebook = source.path.suffix == ".ipynb"  # ported cell by cell: codemod/notebook.py
+    notebook = source.path.suffix == ".ipynb"  # ported cell by cell: codemod/run/notebook.py
     if not notebook and not may_match(decoded.text, settings):
         # No rule can match: answered without importing the rules or LibCST (most files a hook sees).
         markers = suppress.parse(decoded.text)
         outcome.unused_suppressions = markers.unused() if markers else []
         return outcome
     # Here, not at the top: a run whose every file is cached or trigger-free never imports LibCST.
-    from accelport.codemod.notebook import transform_notebook
-    from accelport.codemod.transform import applicable, transform_source
+    from accelport.codemod.run.notebook import transform_notebook
+    from accelport.codemod.engine.pipeline import applicable, transform_source
     from accelport.rules.registry import rules_for
 
     triggered = notebook or bool(applicable(decoded.text, rules_for(settings)))
@@ -393,7 +393,7 @@ def _fixed_point(first, display: str, settings: Settings, rules, passes: int = 2
     produced still holds a rule's trigger, which is rare. Sites a later pass finds again are not
     reported twice; the lines it may touch are those of the first pass (``verify`` checks them).
     """
-    from accelport.codemod.transform import transform_source
+    from accelport.codemod.engine.pipeline import transform_source
 
     result = first
     for _ in range(passes):
@@ -433,11 +433,11 @@ def run(
 ) -> List[Outcome]:
     """Outcomes in the order of ``sources`` (sorted by discovery), whatever order workers finish in.
 
-    With ``cache``, files whose outcome is cached (see ``codemod/cache.py``) are not processed; the
+    With ``cache``, files whose outcome is cached (see ``codemod/files/cache.py``) are not processed; the
     parent alone reads and writes the cache. A progress bar is drawn on a terminal for long runs.
     """
     if mode is Mode.WRITE:
-        # Temporary files of earlier runs that were killed before their rename (codemod/write.py).
+        # Temporary files of earlier runs that were killed before their rename (codemod/files/write.py).
         remove_stale({Path(os.path.realpath(s.path)).parent for s in sources})
     store = Cache(settings, mode.value) if cache else None
     check_store = Cache(settings, Mode.CHECK.value) if cache and mode is Mode.DIFF else None
