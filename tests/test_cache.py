@@ -168,3 +168,20 @@ def test_a_diff_that_needed_a_second_pass_is_not_served_to_check(tmp_path: Path,
     seen = _counting(monkeypatch)
     run(sources, Settings(), Mode.CHECK, cache=True)
     assert seen == ["odd.py"] or seen == [sources[0].display]
+
+
+def test_an_edit_inside_a_layer_of_the_codemod_invalidates_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine lives in codemod/engine/: an edited engine module must not be served old outcomes."""
+    import accelport.codemod
+
+    fake = tmp_path / "codemod"
+    (fake / "engine").mkdir(parents=True)
+    (fake / "engine" / "pipeline.py").write_text("X = 1\n")
+    monkeypatch.setattr(accelport.codemod, "__path__", [str(fake)])
+    cache_mod.code_fingerprint.cache_clear()
+    before = cache_mod.code_fingerprint()
+    (fake / "engine" / "pipeline.py").write_text("X = 22\n")
+    cache_mod.code_fingerprint.cache_clear()
+    after = cache_mod.code_fingerprint()
+    cache_mod.code_fingerprint.cache_clear()
+    assert before != after

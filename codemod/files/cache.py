@@ -49,10 +49,14 @@ def code_fingerprint() -> str:
     digest = hashlib.sha256(f"{__version__}:{_FORMAT}".encode())
     for package in (accelport.codemod, accelport.rules):
         for folder in package.__path__:
-            for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-                if entry.name.endswith(".py"):
-                    st = entry.stat()
-                    digest.update(f"{entry.name}:{st.st_size}:{st.st_mtime_ns};".encode())
+            # The codemod's layers are sub-packages (engine/, files/, run/, frontends/): all of them count.
+            for where, dirs, files in os.walk(folder):
+                dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+                for name in sorted(files):
+                    if name.endswith(".py"):
+                        st = os.stat(os.path.join(where, name))
+                        rel = os.path.relpath(os.path.join(where, name), folder)
+                        digest.update(f"{rel}:{st.st_size}:{st.st_mtime_ns};".encode())
     return digest.hexdigest()
 
 
