@@ -177,12 +177,9 @@ class TorchAccelerator(CommonMethods, Accelerator):
         facts = self._facts
         if facts.communication_backend_with is not None and devices.findable(facts.communication_backend_with[0]):
             return facts.communication_backend_with[1]
-        if facts.communication_backend is None:
-            raise NotImplementedError(
-                f"{self._name}: torch.distributed has no backend for {self._name} devices; "
-                "use 'gloo' with the tensors moved to the CPU"
-            )
-        return facts.communication_backend
+        # No torch.distributed backend for these devices (mps): gloo over host tensors is what works, and
+        # raising would break ported code that only names the backend (a dataclass default read at import).
+        return facts.communication_backend or "gloo"
 
     def is_triton_supported(self) -> bool:
         minimum = self._facts.triton_min_major
@@ -282,9 +279,10 @@ class TorchAccelerator(CommonMethods, Accelerator):
         return function(seed)
 
     def manual_seed_all(self, seed: int) -> Any:
-        try:
-            function = self._mod.manual_seed_all
-        except AttributeError:
+        # Single-device backends (mps) have only manual_seed: seeding their one generator is seeding all.
+        # Raising here would crash ported code (``torch.cuda.manual_seed_all`` was a no-op on a Mac).
+        function = getattr(self._mod, "manual_seed_all", None) or getattr(self._mod, "manual_seed", None)
+        if function is None:
             function = self._fallback("manual_seed_all")
         return function(seed)
 

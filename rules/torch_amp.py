@@ -72,8 +72,30 @@ def amp_member(qname: Optional[str]) -> Optional[str]:
     return None
 
 
+# ctx.notes key: how many enclosing ``except`` handlers catch what an older torch raises for a missing
+# ``torch.amp`` member (kept by torch-cuda-call's visit/leave_ExceptHandler).
+IN_FALLBACK = "torch-amp.in-fallback"
+_FALLBACK_ERRORS = frozenset({"AttributeError", "ImportError", "ModuleNotFoundError", "TypeError", "Exception"})
+
+
+def is_version_fallback(handler: cst.ExceptHandler) -> bool:
+    """``except (AttributeError, TypeError):`` and the like: the handler of a try that probes for a newer API."""
+    if handler.type is None:
+        return True
+    names = handler.type.elements if isinstance(handler.type, cst.Tuple) else [handler.type]
+    for item in names:
+        value = item.value if isinstance(item, cst.Element) else item
+        if isinstance(value, cst.Name) and value.value in _FALLBACK_ERRORS:
+            return True
+    return False
+
+
 def why_not(ctx: Context, member: str, args: Sequence[cst.Arg]) -> Optional[str]:
     """Why this amp call cannot be ported here, or None when it can."""
+    if ctx.notes.get(IN_FALLBACK):
+        # The fallback for a torch whose torch.amp lacks the member: ported, it fails the way the try did.
+        return ("it is the fallback of a `try` for torch versions without torch.amp's form, so ported it would fail "
+                "the same way; on such a torch only CUDA has it: keep it, under `get_accelerator().device_name() == 'cuda'`")
     if torch_spelling(ctx) is None:
         return "the name `torch` is bound to something else in this file, so torch.amp cannot be spelled"
     if member == "autocast":

@@ -89,6 +89,31 @@ def _lacks(what: str, kind: str, member: str) -> str:
             "`if get_accelerator().device_name() == 'cuda':`")
 
 
+# torch.cuda functions whose device parameter the interface (and DeepSpeed's) calls ``device_index``:
+# ``torch.cuda.synchronize(device=d)`` ported keyword for keyword raises TypeError on every backend.
+DEVICE_INDEX_KEYWORD: FrozenSet[str] = frozenset(
+    {
+        "synchronize", "set_device", "device", "current_stream", "default_stream", "get_rng_state",
+        "set_rng_state", "memory_allocated", "max_memory_allocated", "reset_max_memory_allocated",
+        "memory_reserved", "max_memory_reserved", "memory_cached", "max_memory_cached",
+        "reset_max_memory_cached", "memory_stats", "reset_peak_memory_stats",
+    }
+)  # fmt: skip
+
+
+def _has_device_keyword(ctx: Context, node: cst.Call) -> bool:
+    """A call of a torch.cuda function the interface names ``device_index``, with ``device=`` given."""
+    if not any(arg.keyword is not None and arg.keyword.value == "device" for arg in node.args):
+        return False
+    found = port_of(cuda_chain(ctx, node.func) or "")
+    return found is not None and found[1] == () and found[0][0] in DEVICE_INDEX_KEYWORD
+
+
+def _device_index_args(args):
+    return [arg.with_changes(keyword=cst.Name("device_index"))
+            if arg.keyword is not None and arg.keyword.value == "device" else arg for arg in args]  # fmt: skip
+
+
 def _is_available_call(ctx: Context, node: cst.Call) -> bool:
     return not node.args and ctx.qname(node.func) == guards.AVAILABLE
 
@@ -224,7 +249,8 @@ class TorchCudaCall(guards.GuardHooks, Rule):
                 ctx.claim(node.func)
                 ctx.notes.setdefault(_AMP_SITES, {})[id(node)] = member  # type: ignore[index]
             else:
-                ctx.report(self, node, f"`{AMP_NAME}.{member}` is not ported: {reason}; use torch.amp.{member} with get_accelerator().device_name() by hand")
+                advice = "" if ctx.notes.get(torch_amp.IN_FALLBACK) else f"; use torch.amp.{member} with get_accelerator().device_name() by hand"
+                ctx.report(self, node, f"`{AMP_NAME}.{member}` is not ported: {reason}{advice}")
             return
         if self.runtime != "accelport" and normalise(ctx.qname(node.func) or "") == f"{CUDA}.Event":
             if torch_amp.event_helper_usable(ctx):
@@ -273,16 +299,28 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     # -- questions and annotations ---------------------------------------------------------
     def visit_Call(self, ctx: Context, node: cst.Call) -> None:
         super().visit_Call(ctx, node)
-        if _is_available_call(ctx, node):
+        if _is_available_call(ctx, node) or _has_device_keyword(ctx, node):
             ctx.claim(node.func)
         else:
             self._visit_amp_call(ctx, node)
 
     def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
         if not _is_available_call(ctx, original):
+            if _has_device_keyword(ctx, original):
+                # Ported whole: the function's name and its ``device=`` keyword together.
+                func = self._port(ctx, original.func, updated.func)
+                return None if func is None else updated.with_changes(func=func, args=_device_index_args(updated.args))
             return self._leave_amp_call(ctx, original, updated)
         replacement = keep_parens(ctx.accel_call("is_available"), updated)
         return guards.available_value(ctx, original, replacement)
+
+    def visit_ExceptHandler(self, ctx: Context, node: cst.ExceptHandler) -> None:
+        if torch_amp.is_version_fallback(node):
+            ctx.notes[torch_amp.IN_FALLBACK] = ctx.notes.get(torch_amp.IN_FALLBACK, 0) + 1  # type: ignore[operator]
+
+    def leave_ExceptHandler(self, ctx: Context, original: cst.ExceptHandler, updated: cst.ExceptHandler) -> None:
+        if torch_amp.is_version_fallback(original):
+            ctx.notes[torch_amp.IN_FALLBACK] = ctx.notes.get(torch_amp.IN_FALLBACK, 1) - 1  # type: ignore[operator]
 
     def visit_Annotation(self, ctx: Context, node: cst.Annotation) -> None:
         ctx.notes[ANNOTATIONS] = ctx.notes.get(ANNOTATIONS, 0) + 1  # type: ignore[operator]

@@ -105,7 +105,7 @@ def test_targets_page_is_current() -> None:
 def test_check_shows_the_torch_native_fix() -> None:
     text = "import torch\n\n\ndef f(d):\n    torch.cuda.synchronize(device=d)\n    torch.cuda.empty_cache()\n"
     result = transform_source(text, "f.py", TORCH, want_fixes=True)
-    assert [f.fix for f in result.fixes] == ["torch.accelerator.synchronize", "get_accelerator().empty_cache"]
+    assert [f.fix for f in result.fixes] == ["torch.accelerator.synchronize(d)", "get_accelerator().empty_cache"]
     assert "torch.accelerator.synchronize(d)" in result.new_text
 
 

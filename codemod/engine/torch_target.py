@@ -77,7 +77,10 @@ def _positional(args: Sequence[cst.Arg], params: Tuple[str, ...]) -> Optional[Li
         if len(out) >= len(params):
             return None
         # A keyword must name the very parameter its position would fill (keywords keep their order).
-        if arg.keyword is not None and arg.keyword.value != params[len(out)]:
+        if arg.keyword is not None and arg.keyword.value != params[len(out)] and not (
+            # the interface's name for torch's ``device`` parameter (torch-cuda-call renames it)
+            arg.keyword.value == "device_index" and params[len(out)] == "device"
+        ):
             return None
         out.append(arg)
     return [

@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
 import typing
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def _fake(code: str, env: dict = None, path: Path = None) -> subprocess.Complete
 
 FAKE_REFUSES = {
     # what the fake module lacks (or torch lacks for a Python backend), each refused with the device named
-    "communication_backend_name", "default_generator", "default_stream", "get_rng_state", "set_rng_state",
+    "default_generator", "default_stream", "get_rng_state", "set_rng_state",
     "stream", "pin_memory", "create_graph", "capture_to_graph", "replay_graph",
 }  # fmt: skip
 
@@ -224,3 +225,16 @@ def test_cuda_behaviour_on_a_gpu(factory: str) -> None:  # pragma: no cover - ru
     assert start.elapsed_time(end) >= 0
     with a.amp().autocast():
         assert torch.mm(x.view(2, 2), x.view(2, 2)).dtype == torch.float16
+
+
+def test_a_single_device_backend_seeds_and_names_a_backend_instead_of_raising(monkeypatch) -> None:
+    """Apple's mps: ported ``torch.cuda.manual_seed_all(s)`` (a no-op there before the port) must not
+    crash, and ``communication_backend_name()`` read as a config default at import time must answer."""
+    from accelport.accelerator_runtime.torch_accelerator import TorchAccelerator
+
+    a = TorchAccelerator("mps")
+    seeded: list = []
+    monkeypatch.setattr(a, "_mod", types.SimpleNamespace(manual_seed=seeded.append))
+    a.manual_seed_all(7)
+    assert seeded == [7]
+    assert a.communication_backend_name() == "gloo"
