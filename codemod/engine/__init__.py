@@ -1,8 +1,9 @@
 """The engine: one file's text in, its port and its findings out (``pipeline.transform_source``).
 
 Pure: it never reads or writes a file, never prints, never imports the code it reads. It uses the rules
-through their interface (``accelport.rules.base``, ``accelport.rules.registry``), and the rules use the
-modules here that say what a node is and means (``context``, ``names``, ``roles``, ``guards``,
+through their interface (``accelport.rules.base``, ``accelport.rules.registry``, the capability table;
+the few tables it still takes from single rules are listed in tests/test_layers.py), and the rules use
+the modules here that say what a node is and means (``context``, ``names``, ``roles``, ``guards``,
 ``travel``, ``tree_walk``). The path of one file through it is drawn in docs/architecture.md.
 
 - ``pipeline``: the steps for one file, in order; never raises.
