@@ -27,7 +27,7 @@ SITES = "import torch\n\nx = torch.randn(3).cuda()\ntorch.cuda.synchronize()\n"
 
 def _hook() -> list:
     script = shutil.which("check-torchcuda", path=str(Path(sys.executable).parent))
-    return [script] if script else [sys.executable, "-c", "from accelport.codemod.cli import check_main; check_main()"]
+    return [script] if script else [sys.executable, "-c", "from accelport.codemod.frontends.cli import check_main; check_main()"]
 
 
 def _wall(cmd: list, cwd: Path, env: dict) -> float:

@@ -63,10 +63,10 @@ def in_process(corpus: Path, files: int = 40) -> float:
     """Per-file cost of reading, porting, verifying and diffing, over LibCST's parse of the same file."""
     import libcst as cst
 
-    from accelport.codemod.discovery import Source
-    from accelport.codemod.runner import Mode, process
+    from accelport.codemod.files.discovery import Source
+    from accelport.codemod.run.runner import Mode, process
     from accelport.codemod.settings import Settings
-    from accelport.codemod.statements import parse_ast
+    from accelport.codemod.engine.statements import parse_ast
 
     settings, total_parse, total_process = Settings(), 0.0, 0.0
     for path in sorted(corpus.rglob("*.py"))[:files]:

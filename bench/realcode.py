@@ -218,7 +218,7 @@ def _covered(findings: Iterable[dict]) -> Set[int]:
 def analyse(path: Path, display: str, runtime: str, out_path: Optional[Path]) -> FileReport:
     """Port one file with the engine and check the output. Never raises: a crash is recorded."""
     from accelport.codemod.settings import Settings
-    from accelport.codemod.transform import transform_source
+    from accelport.codemod.engine.pipeline import transform_source
 
     report = FileReport(display)
     start = time.perf_counter()
@@ -257,7 +257,7 @@ def _finding_dict(f) -> dict:
 
 
 def _check_output(report: FileReport, text: str, new: str, display: str, settings) -> None:
-    from accelport.codemod.transform import transform_source
+    from accelport.codemod.engine.pipeline import transform_source
 
     try:
         new_tree = ast.parse(new)

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from accelport.codemod.settings import Settings
-from accelport.codemod.source import SourceError, decode
-from accelport.codemod.transform import transform_source
+from accelport.codemod.files.read import SourceError, decode
+from accelport.codemod.engine.pipeline import transform_source
 
 
 def check_file(path: str) -> Tuple[str, Dict[str, int], int, str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import FrozenSet, Optional, Tuple
 
-from accelport.codemod.source import MAX_FILE_SIZE, MAX_LINE_LENGTH, MAX_NESTING
+from accelport.codemod.files.read import MAX_FILE_SIZE, MAX_LINE_LENGTH, MAX_NESTING
 
 RUNTIME_MODULES = {
     "accelport": "accelport.accelerator_runtime",

@@ -7,7 +7,7 @@ others (``device(i)``, ``current_stream()``), returns ``LOCAL_RANK`` as a ``str`
 ``current_device()``, and ``amp()`` is gone from every DeepSpeed accelerator since v0.18.7. The
 codemod emits a member for a runtime only where this table says it works on every documented backend;
 elsewhere the rule ports with a caveat finding that names the backend and the alternative, or leaves
-the code and reports it (``accelport.codemod.caveats``).
+the code and reports it (``accelport.codemod.engine.caveats``).
 
 Members not listed under a backend work there. Facts and where they come from:
 

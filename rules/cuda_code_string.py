@@ -7,7 +7,7 @@ from typing import Dict
 
 import libcst as cst
 
-from accelport.codemod.context import Context
+from accelport.codemod.engine.context import Context
 from accelport.rules.base import Rule
 from accelport.rules.cuda_leftover import func_name
 from accelport.rules.torch_cuda_call import port_of

@@ -7,9 +7,9 @@ from typing import List, Optional
 
 import libcst as cst
 
-from accelport.codemod import guards, travel
-from accelport.codemod.context import DEVICE, Context
-from accelport.codemod.roles import keyword, positional
+from accelport.codemod.engine import guards, travel
+from accelport.codemod.engine.context import DEVICE, Context
+from accelport.codemod.engine.roles import keyword, positional
 from accelport.rules.base import Rule, keep_parens
 
 _INDEXED = re.compile(r"cuda:(\d+)")
@@ -74,7 +74,7 @@ class CudaDeviceString(guards.GuardHooks, Rule):
     on). Also device contexts: a value under a `"device"`/`"*_device"` key of a dict literal, the
     `default=` of a dataclass `field(...)` and of `os.environ.get(...)`/`os.getenv(...)` where that call
     holds a device, and the device type of `init_device_mesh`, `DeviceMesh` and `DeviceMesh.from_group`.
-    A string stored first and used later travels (codemod/travel.py, within the module): held in a
+    A string stored first and used later travels (codemod/engine/travel.py, within the module): held in a
     name, a `self` attribute, a parameter default, a dataclass field or an argparse default, or passed to
     a function the module defines whose parameter is used as a device, it is ported when every read is a
     device use (or only printed); when a read is also compared, stored or passed on, the string is

@@ -23,10 +23,10 @@ from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod import fastwalk
-from accelport.codemod.context import Context
-from accelport.codemod.names import dotted
-from accelport.codemod.roles import is_device_word
+from accelport.codemod.engine import tree_walk
+from accelport.codemod.engine.context import Context
+from accelport.codemod.engine.names import dotted
+from accelport.codemod.engine.roles import is_device_word
 from accelport.rules.base import Rule
 
 _NOTE = "cuda-leftover"
@@ -125,7 +125,7 @@ def _state(ctx: Context) -> _State:
     return state  # type: ignore[return-value]
 
 
-class _Ids(fastwalk.Visitor):
+class _Ids(tree_walk.Visitor):
     def __init__(self, out: Set[int]) -> None:
         super().__init__()
         self.out = out
@@ -142,11 +142,11 @@ def subtree_ids(nodes, out: Optional[Set[int]] = None) -> Set[int]:
     out = set() if out is None else out
     walker = _Ids(out)
     for node in nodes:
-        fastwalk.visit(node, walker)
+        tree_walk.visit(node, walker)
     return out
 
 
-class _Strings(fastwalk.Visitor):
+class _Strings(tree_walk.Visitor):
     def __init__(self) -> None:
         super().__init__()
         self.found: List[cst.CSTNode] = []
@@ -165,7 +165,7 @@ def _strings(node: cst.CSTNode) -> List[cst.CSTNode]:
     if isinstance(node, (cst.Name, cst.Attribute, cst.Integer, cst.Float)):
         return []
     collect = _Strings()
-    fastwalk.visit(node, collect)
+    tree_walk.visit(node, collect)
     return collect.found
 
 
@@ -275,7 +275,7 @@ class _Question:
         elif isinstance(node, (cst.Lambda, cst.Name)):
             return
         else:
-            children = fastwalk.children(node)
+            children = tree_walk.children(node)
         for child in children:
             self._collect(child, found, signs)
 

@@ -12,10 +12,10 @@ from typing import DefaultDict, Dict, List, Optional, Set, Tuple
 
 import libcst as cst
 
-from accelport.codemod.context import FULL_WALK, DEVICE, INDEX, Context
-from accelport.codemod.names import Scope
+from accelport.codemod.engine.context import FULL_WALK, DEVICE, INDEX, Context
+from accelport.codemod.engine.names import Scope
 from accelport.codemod.results import Finding
-from accelport.codemod.roles import is_accelerator_call, is_device_word
+from accelport.codemod.engine.roles import is_accelerator_call, is_device_word
 from accelport.rules.base import Rule, keep_parens
 
 CURRENT = "torch.cuda.current_device"

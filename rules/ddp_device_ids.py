@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from accelport.codemod.context import Context
-from accelport.codemod.roles import positional
+from accelport.codemod.engine.context import Context
+from accelport.codemod.engine.roles import positional
 from accelport.rules.base import Rule
 
 DDP = frozenset({"torch.nn.parallel.DistributedDataParallel", "torch.nn.parallel.distributed.DistributedDataParallel"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from accelport.codemod.context import Context
+from accelport.codemod.engine.context import Context
 from accelport.rules.base import Rule, is_module_ref
 
 HALF_DTYPES = frozenset({"torch.float16", "torch.half"})

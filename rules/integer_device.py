@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from accelport.codemod import travel
-from accelport.codemod.context import DEVICE, Context
+from accelport.codemod.engine import travel
+from accelport.codemod.engine.context import DEVICE, Context
 from accelport.rules.base import Rule, keep_parens
 
 

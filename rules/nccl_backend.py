@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from accelport.codemod import guards, travel
-from accelport.codemod.context import BACKEND, BACKEND_CHOICE, BACKEND_QUESTION, OWN_BACKEND, Context
-from accelport.codemod.guards import NCCL_CONSTANTS
+from accelport.codemod.engine import guards, travel
+from accelport.codemod.engine.context import BACKEND, BACKEND_CHOICE, BACKEND_QUESTION, OWN_BACKEND, Context
+from accelport.codemod.engine.guards import NCCL_CONSTANTS
 from accelport.rules.base import Rule, keep_parens
 from accelport.rules.cuda_device_string import string_value
 
@@ -21,7 +21,7 @@ class NcclBackend(guards.GuardHooks, Rule):
     becomes `get_accelerator().communication_backend_name()`; so does `dist.Backend.NCCL` in those places.
     Also a value under a backend key of a dict literal (`"backend"`, `"dist_backend"`), a `backend=` of
     `dict(...)`, and the `field(default=...)` of a backend-named dataclass field. A `"nccl"` held in a name,
-    a parameter default, a dataclass field or an argparse default travels (codemod/travel.py): it is ported
+    a parameter default, a dataclass field or an argparse default travels (codemod/engine/travel.py): it is ported
     when every read reaches a backend argument or only asks `== "nccl"` (a question left as written, so
     exact once the value is ported), reported when a read is also compared with another name or passed
     on, and reported when the holder it is stored in is compared with other names (`if self.backend ==
@@ -87,7 +87,7 @@ class NcclBackend(guards.GuardHooks, Rule):
                        "'gloo' on CPU, 'ccl' with oneCCL, 'hccl' on Ascend)")
             return None
         # torch lower-cases backend names: `backend="NCCL" if has_gpu else "GLOO"` is NCCL too. A "nccl"
-        # held in a name may be used as the backend later, or compared (codemod/travel.py).
+        # held in a name may be used as the backend later, or compared (codemod/engine/travel.py).
         verdict = travel.verdict(ctx, self, original, backend=True) if value == "nccl" else None
         if verdict == travel.REPORT:
             return None

@@ -6,7 +6,7 @@ from typing import Optional
 
 import libcst as cst
 
-from accelport.codemod.context import Context
+from accelport.codemod.engine.context import Context
 from accelport.rules import capabilities
 from accelport.rules.base import Rule, for_runtime, keep_parens
 

@@ -126,3 +126,9 @@ def rules_for(settings) -> List[Rule]:
     """The selected rules; a rule with a ``configured(settings)`` method (user-mapping) is bound to them."""
     rules = _instances(DEFAULT_NAMES if settings.rules is None else settings.rules)
     return [rule.configured(settings) if hasattr(rule, "configured") else rule for rule in rules]
+
+
+def is_restated(finding: object) -> bool:
+    """A finding a rule makes again on its own output in a later pass over the same file (the
+    current-device notes on the index form the first pass wrote): the runner drops those."""
+    return bool(import_module("accelport.rules.current_device").is_restated(finding))

@@ -6,8 +6,8 @@ from typing import List
 
 import libcst as cst
 
-from accelport.codemod import travel
-from accelport.codemod.context import Context
+from accelport.codemod.engine import travel
+from accelport.codemod.engine.context import Context
 from accelport.rules.base import Rule, is_module_ref
 
 # `torch.Tensor.cuda(x)`: the unbound method, reported rather than rewritten.
@@ -18,7 +18,7 @@ CUDA_LIBRARIES = frozenset({"torch", "numba", "cupy", "pycuda", "cuda", "jax", "
 
 def _may_have_own_cuda(ctx: Context) -> bool:
     """Whether the file can hold a class with its own ``cuda``/``to`` (defined here, or imported by a
-    ``from`` import): only then is the module analysed (codemod/travel.py)."""
+    ``from`` import): only then is the module analysed (codemod/engine/travel.py)."""
     stmts = ctx.statements
     text = stmts.source if stmts is not None else None
     if text is None:

@@ -7,8 +7,8 @@ from typing import Set
 
 import libcst as cst
 
-from accelport.codemod import guards
-from accelport.codemod.context import Context
+from accelport.codemod.engine import guards
+from accelport.codemod.engine.context import Context
 from accelport.rules.base import Rule, is_module_ref, keep_parens
 
 # `def is_cuda`, `is_cuda = ...`, `is_cuda: bool = ...`, `self.is_cuda = ...`: the module's own classes

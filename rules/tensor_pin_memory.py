@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from accelport.codemod import travel
-from accelport.codemod.context import Context
-from accelport.codemod.roles import terminal_name
+from accelport.codemod.engine import travel
+from accelport.codemod.engine.context import Context
+from accelport.codemod.engine.roles import terminal_name
 from accelport.rules.base import Rule, is_module_ref, keep_parens
 
 

@@ -15,7 +15,7 @@
 (``accelport.accelerator_runtime.events``), since DeepSpeed's CPU accelerator has no event class.
 
 The file's own name for ``torch`` is used; a file without one gets ``import torch`` (see
-``accelport.codemod.extra_imports``). Where neither can be spelled the call is left and reported.
+``accelport.codemod.engine.extra_imports``). Where neither can be spelled the call is left and reported.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import List, Optional, Sequence
 
 import libcst as cst
 
-from accelport.codemod.context import Context
+from accelport.codemod.engine.context import Context
 
 AMP = "torch.cuda.amp"
 # torch.cuda.amp.autocast's parameters, in order: positional arguments become these keywords.
@@ -45,7 +45,7 @@ def torch_spelling(ctx: Context) -> Optional[str]:
     """The module-level name for ``torch`` in this file (``th`` for ``import torch as th``), or None
     when it cannot be spelled safely; worked out once per file."""
     if _TORCH_NAME not in ctx.notes:
-        from accelport.codemod.torch_target import torch_name
+        from accelport.codemod.engine.torch_target import torch_name
 
         name, add = torch_name(ctx.scopes.root, ctx.scopes.scopes.values())
         ctx.notes[_TORCH_NAME] = (name, add)

@@ -6,8 +6,8 @@ from typing import Dict, FrozenSet, Optional, Tuple
 
 import libcst as cst
 
-from accelport.codemod import count_questions, guards
-from accelport.codemod.context import Context
+from accelport.codemod.engine import count_questions, guards
+from accelport.codemod.engine.context import Context
 from accelport.rules import capabilities, torch_amp
 from accelport.rules.base import Rule, for_runtime, keep_parens
 
@@ -255,7 +255,7 @@ class TorchCudaCall(guards.GuardHooks, Rule):
 
     def _count(self, ctx: Context, original: cst.CSTNode, updated: cst.CSTNode, replacement: cst.CSTNode):
         """``torch.cuda.device_count``: ported as a number; as a question about GPUs only where what it
-        decides runs on any backend (codemod/count_questions.py)."""
+        decides runs on any backend (codemod/engine/count_questions.py)."""
         kind, text = count_questions.kind_of(ctx, original)
         if kind != count_questions.SKIP and guards.is_guard_atom(ctx, original):
             return guards.propose(ctx, self, original, updated, replacement, f"`{text or ctx.code(original).strip() + '()'}`")

@@ -1,7 +1,7 @@
 """``--target torch``: which accelerator methods have an exact PyTorch-native spelling, and which do not.
 
 The rules always build ``get_accelerator().X(...)``; with ``--target torch`` a post-pass
-(``accelport.codemod.torch_target``) replaces the calls whose ``X`` is in ``TORCH_NATIVE`` with
+(``accelport.codemod.engine.torch_target``) replaces the calls whose ``X`` is in ``TORCH_NATIVE`` with
 PyTorch's own device-agnostic API. "Exact" means all three of:
 
 1. on CUDA it does what the ``torch.cuda`` call did;

@@ -6,7 +6,7 @@ from typing import Dict, Optional, Set
 
 import libcst as cst
 
-from accelport.codemod.context import Context
+from accelport.codemod.engine.context import Context
 from accelport.rules import torch_amp
 from accelport.rules.base import Rule
 from accelport.rules.torch_cuda_call import CUDA, TorchCudaCall, port_of

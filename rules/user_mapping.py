@@ -8,7 +8,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import libcst as cst
 
-from accelport.codemod.context import Context
+from accelport.codemod.engine.context import Context
 from accelport.rules.base import Rule, keep_parens
 from accelport.rules.registry import mapping_triggers
 from accelport.rules.torch_native import ACCELERATOR_METHODS

@@ -26,7 +26,7 @@ class Invocation:
 
 def invoke(args: Sequence[str], prog: str = "accelport", command: Optional[str] = None) -> Invocation:
     """``accelport ARGS`` (or ``command`` with ``args`` as its arguments); exceptions propagate."""
-    from accelport.codemod.cli import dispatch
+    from accelport.codemod.frontends.cli import dispatch
 
     streams = [io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="surrogateescape") for _ in range(2)]
     saved = sys.stdout, sys.stderr

@@ -1,4 +1,4 @@
-"""The name rewrites call the accelerator by, and the import that binds it (codemod/accel_binding.py).
+"""The name rewrites call the accelerator by, and the import that binds it (codemod/engine/accel_binding.py).
 
 The fixtures (torch-cuda-call/accelerator_import_*, _deepspeed/deepspeed_*) show whole files; these
 tests pin what the fixtures cannot: the runner's safety check accepts the aliased import, and every
@@ -6,9 +6,10 @@ rule's replacement is spelled with the alias, not only torch-cuda-call's."""
 
 from __future__ import annotations
 
-from accelport.codemod import accel_binding, runner
+from accelport.codemod.engine import accel_binding
+from accelport.codemod.run import runner
 from accelport.codemod.settings import Settings
-from accelport.codemod.transform import transform_source
+from accelport.codemod.engine.pipeline import transform_source
 
 SHADOWED = '''import torch
 from trainerkit.hardware import get_accelerator

@@ -21,11 +21,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accelport.codemod import runner, write as write_mod
-from accelport.codemod.discovery import Source
-from accelport.codemod.runner import Mode, process
+from accelport.codemod.run import runner
+from accelport.codemod.files import write as write_mod
+from accelport.codemod.files.discovery import Source
+from accelport.codemod.run.runner import Mode, process
 from accelport.codemod.settings import Settings
-from accelport.codemod.source import decode
+from accelport.codemod.files.read import decode
 
 from tests.test_cli import work, write  # noqa: F401 - work is a fixture
 
@@ -175,14 +176,14 @@ def test_workers_stop_when_the_parent_is_killed(work: Path) -> None:
     pids = work.parent / "pids"
     script = (
         "import os, sys, time\n"
-        "from accelport.codemod import runner\n"
+        "from accelport.codemod.run import runner\n"
         "real = runner._process\n"
         "def slow(*args):\n"
         f"    open({str(pids)!r}, 'a').write(f'{{os.getpid()}}\\n')\n"
         "    time.sleep(1.0)\n"
         "    return real(*args)\n"
         "runner._process = slow\n"
-        "from accelport.codemod.cli import main\n"
+        "from accelport.codemod.frontends.cli import main\n"
         "sys.argv = ['accelport', 'rewrite', '--jobs', '2', '--no-cache', '.']\n"
         "main()\n"
     )
@@ -296,7 +297,7 @@ def test_cache_never_answers_for_another_checkout(tmp_path: Path) -> None:
 
 
 def test_cache_is_data_and_any_damage_means_empty(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from accelport.codemod import cache as cache_mod
+    from accelport.codemod.files import cache as cache_mod
 
     folder = tmp_path / "cache"
     monkeypatch.setenv("ACCELPORT_CACHE_DIR", str(folder))
@@ -449,10 +450,10 @@ def test_syntax_errors_matter_only_where_a_cuda_site_can_be(work: Path) -> None:
 def test_a_crash_has_its_own_exit_code_and_one_line(work: Path) -> None:
     write(work, {"a.py": CUDA})
     script = (
-        "import sys\nfrom accelport.codemod import report\n"
+        "import sys\nfrom accelport.codemod.frontends import report\n"
         "def boom(*a, **k):\n    raise KeyError('surprise')\n"
         "report.rewrite_summary = boom\n"
-        "from accelport.codemod.cli import main\nsys.argv = ['accelport', 'rewrite', '--diff', 'a.py']\nmain()\n"
+        "from accelport.codemod.frontends.cli import main\nsys.argv = ['accelport', 'rewrite', '--diff', 'a.py']\nmain()\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], cwd=work, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 3

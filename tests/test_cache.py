@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from accelport.codemod import cache as cache_mod
-from accelport.codemod import runner
-from accelport.codemod.discovery import discover
-from accelport.codemod.runner import Mode, run
+from accelport.codemod.files import cache as cache_mod
+from accelport.codemod.run import runner
+from accelport.codemod.files.discovery import discover
+from accelport.codemod.run.runner import Mode, run
 from accelport.codemod.settings import Settings
 
 CUDA = "import torch\n\ntorch.cuda.synchronize()\nx = torch.zeros(3).cuda()\nname = torch.cuda.get_device_name(0)\n"
@@ -168,3 +168,20 @@ def test_a_diff_that_needed_a_second_pass_is_not_served_to_check(tmp_path: Path,
     seen = _counting(monkeypatch)
     run(sources, Settings(), Mode.CHECK, cache=True)
     assert seen == ["odd.py"] or seen == [sources[0].display]
+
+
+def test_an_edit_inside_a_layer_of_the_codemod_invalidates_the_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine lives in codemod/engine/: an edited engine module must not be served old outcomes."""
+    import accelport.codemod
+
+    fake = tmp_path / "codemod"
+    (fake / "engine").mkdir(parents=True)
+    (fake / "engine" / "pipeline.py").write_text("X = 1\n")
+    monkeypatch.setattr(accelport.codemod, "__path__", [str(fake)])
+    cache_mod.code_fingerprint.cache_clear()
+    before = cache_mod.code_fingerprint()
+    (fake / "engine" / "pipeline.py").write_text("X = 22\n")
+    cache_mod.code_fingerprint.cache_clear()
+    after = cache_mod.code_fingerprint()
+    cache_mod.code_fingerprint.cache_clear()
+    assert before != after

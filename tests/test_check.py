@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod.report import statistics
+from accelport.codemod.frontends.report import statistics
 from accelport.codemod.results import Finding
 
 SITES = '''\

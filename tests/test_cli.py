@@ -339,7 +339,7 @@ def test_jobs_2_output_is_byte_identical_to_jobs_1(tmp_path: Path) -> None:
 
 def _parsers():
     """Each command's argparse parser (what its ``--help`` prints), and the top-level one."""
-    from accelport.codemod import cli
+    from accelport.codemod.frontends import cli
 
     return {"": cli.top_parser(), **{name: cli.command_parser(name, f"accelport {name}")[0] for name in cli.COMMANDS if name != "launch"}}
 
@@ -362,7 +362,7 @@ def test_help_has_no_type_tags_internal_paths_or_swallowed_brackets(work: Path, 
 
 
 def test_every_option_help_is_one_clear_sentence() -> None:
-    from accelport.codemod import cli
+    from accelport.codemod.frontends import cli
 
     assert list(cli.COMMANDS) == ["rewrite", "check", "launch", "explain", "info", "rules"]
     for name, short in cli.COMMANDS.items():

@@ -11,7 +11,7 @@ from typing import Dict
 
 import pytest
 
-from accelport.codemod.colour import Painter, enabled
+from accelport.codemod.frontends.colour import Painter, enabled
 
 from tests.test_cli import COMMAND, CUDA, FINDING, write
 

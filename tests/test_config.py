@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod import config
+from accelport.codemod.frontends import config
 
 CALL = "import torch\n\ntorch.cuda.synchronize()\n"
 STRING = 'import torch\n\nx = torch.zeros(1).to("cuda")\n'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from accelport.codemod.settings import Settings
-from accelport.codemod.transform import transform_source
+from accelport.codemod.engine.pipeline import transform_source
 from accelport.rules.registry import DEFAULT_NAMES
 
 # No rule rewrites or reports these in a default run, except the torch.cuda call (torch-cuda-call).

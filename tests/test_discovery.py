@@ -12,7 +12,7 @@ from typing import Iterable, List
 
 import pytest
 
-from accelport.codemod.discovery import compile_patterns, discover
+from accelport.codemod.files.discovery import compile_patterns, discover
 
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
@@ -140,7 +140,7 @@ def test_a_folder_named_explicitly_is_walked_even_when_git_ignores_it(tmp_path: 
     """`accelport rewrite .venv/lib/.../torch` must see torch's files although .venv is git-ignored."""
     import subprocess
 
-    from accelport.codemod.discovery import discover
+    from accelport.codemod.files.discovery import discover
 
     subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
     (tmp_path / ".gitignore").write_text("/vendored/\n")

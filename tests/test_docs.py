@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from accelport.codemod import docs
+from accelport.codemod.frontends import docs
 from accelport.rules import registry
 
 from .conftest import REPO
@@ -14,12 +14,12 @@ SECTIONS = ("## What it does", "## Why is this bad?", "## Example", "## Use inst
 
 def test_readme_rule_table_is_current() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert docs.readme_with_table(readme) == readme, "run: python -m accelport.codemod.docs"
+    assert docs.readme_with_table(readme) == readme, "run: python -m accelport.codemod.frontends.docs"
 
 
 def test_rules_page_is_current() -> None:
     page = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
-    assert page == docs.rules_page(), "run: python -m accelport.codemod.docs"
+    assert page == docs.rules_page(), "run: python -m accelport.codemod.frontends.docs"
 
 
 def test_every_rule_docstring_has_ruff_sections() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod import explain as explain_mod
+from accelport.codemod.frontends import explain as explain_mod
 from accelport.rules.registry import ALL_RULES
 from accelport.rules.torch_cuda_call import SAME_NAME
 from accelport.rules.torch_native import FALLBACK, TORCH_NATIVE

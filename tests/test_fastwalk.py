@@ -9,10 +9,10 @@ import pytest
 from libcst._nodes.base import CSTCodegenError
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from accelport.codemod import fastwalk
-from accelport.codemod.codegen import Positions, code_for, positions
+from accelport.codemod.engine import tree_walk as fastwalk
+from accelport.codemod.engine.codegen import Positions, code_for, positions
 from accelport.codemod.settings import Settings
-from accelport.codemod.transform import transform_source
+from accelport.codemod.engine.pipeline import transform_source
 
 FIXTURES = sorted(Path(__file__).parent.joinpath("fixtures").rglob("*.py"))
 
@@ -53,7 +53,7 @@ def test_parenthesize_writes_what_libcst_wrote(monkeypatch: pytest.MonkeyPatch) 
     # every fixture must generate the same code and PositionProvider the same positions.
     from libcst._nodes.expression import _BaseParenthesizedNode
 
-    from accelport.codemod import codegen
+    from accelport.codemod.engine import codegen
 
     ours = {}
     for path, module in _modules():
@@ -119,7 +119,7 @@ def test_transform_keeps_unchanged_subtrees() -> None:
 
 def test_render_from_source_equals_codegen() -> None:
     """Statements copied from the source text give exactly what generating the whole module gives."""
-    from accelport.codemod.statements import statements
+    from accelport.codemod.engine.statements import statements
 
     for path, module in _modules():
         text = module.code
@@ -133,9 +133,9 @@ def test_render_from_source_equals_codegen() -> None:
 
 def test_rewrites_stay_inside_the_statements_they_port() -> None:
     """Every fixture's output differs from its input only where the verifier allows it to."""
-    from accelport.codemod.runner import verify
+    from accelport.codemod.run.runner import verify
     from accelport.codemod.settings import Settings
-    from accelport.codemod.transform import transform_source
+    from accelport.codemod.engine.pipeline import transform_source
 
     for path in [p for p in FIXTURES if p.name.endswith(".in.py")]:
         text = path.read_text(encoding="utf-8")
@@ -146,7 +146,7 @@ def test_rewrites_stay_inside_the_statements_they_port() -> None:
 
 
 def test_verifier_refuses_a_change_outside_the_ported_statements() -> None:
-    from accelport.codemod.runner import verify
+    from accelport.codemod.run.runner import verify
 
     old = "import torch\n\n\ndef f():\n    return 1\n\n\ndef g():\n    torch.cuda.synchronize()\n"
     new = old.replace("return 1", "return 2").replace("torch.cuda.synchronize()", "get_accelerator().synchronize()")

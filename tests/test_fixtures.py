@@ -13,10 +13,10 @@ from typing import List
 
 import pytest
 
-from accelport.codemod import config
+from accelport.codemod.frontends import config
 from accelport.codemod.settings import Settings
-from accelport.codemod.source import decode
-from accelport.codemod.transform import transform_source
+from accelport.codemod.files.read import decode
+from accelport.codemod.engine.pipeline import transform_source
 from accelport.rules import registry
 
 from .conftest import FIXTURES, regenerate

@@ -4,7 +4,7 @@ rewritten guard's answer on the CPU accelerator."""
 from __future__ import annotations
 
 from accelport.codemod.settings import Settings
-from accelport.codemod.transform import transform_source
+from accelport.codemod.engine.pipeline import transform_source
 
 STUB = '''\
 import torch

@@ -10,14 +10,14 @@ from pathlib import Path
 
 PROBE = """
 import sys
-from accelport.codemod.cli import check_main
+from accelport.codemod.frontends.cli import check_main
 sys.argv = ["check-torchcuda", *sys.argv[1:]]
 try:
     check_main()
 except SystemExit as exc:
     code = exc.code
-heavy = sorted(m for m in ("libcst", "accelport.rules.torch_cuda_call", "accelport.codemod.notebook",
-                           "accelport.codemod.transform", "concurrent.futures.process", "rich") if m in sys.modules)
+heavy = sorted(m for m in ("libcst", "accelport.rules.torch_cuda_call", "accelport.codemod.run.notebook",
+                           "accelport.codemod.engine.pipeline", "concurrent.futures.process", "rich") if m in sys.modules)
 print("HEAVY", ",".join(heavy), "EXIT", code)
 """
 

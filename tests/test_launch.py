@@ -224,7 +224,7 @@ def _accelport(*args: str, cwd: Path, env_extra=None) -> subprocess.CompletedPro
 
 
 def test_cli_does_not_import_torch():
-    code = "import sys, accelport.codemod.cli, accelport.codemod.check_cli; sys.exit('torch' in sys.modules)"
+    code = "import sys, accelport.codemod.frontends.cli, accelport.codemod.frontends.check_cli; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 

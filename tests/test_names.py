@@ -12,7 +12,7 @@ from typing import List, Optional
 import libcst as cst
 import pytest
 
-from accelport.codemod.names import Scope, build_scopes, dotted, resolve_name
+from accelport.codemod.engine.names import Scope, build_scopes, dotted, resolve_name
 
 
 def _probes(source: str) -> List[Optional[str]]:

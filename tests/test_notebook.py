@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod.discovery import discover
-from accelport.codemod.notebook import LAYOUT_ERROR, detect_layout, mask, transform_notebook, unmask
+from accelport.codemod.files.discovery import discover
+from accelport.codemod.run.notebook import LAYOUT_ERROR, detect_layout, mask, transform_notebook, unmask
 from accelport.codemod.settings import Settings
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "_notebooks" / "train.ipynb"

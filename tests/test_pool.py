@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from accelport.codemod.discovery import discover
-from accelport.codemod.runner import Mode, run
+from accelport.codemod.files.discovery import discover
+from accelport.codemod.run.runner import Mode, run
 from accelport.codemod.settings import Settings
 
 BODY = [
@@ -66,8 +66,8 @@ def test_cli_output_does_not_depend_on_jobs(tmp_path: Path, command) -> None:
 
 PRELOAD_PROBE = """
 import sys
-from accelport.codemod.discovery import discover
-from accelport.codemod.runner import Mode, run
+from accelport.codemod.files.discovery import discover
+from accelport.codemod.run.runner import Mode, run
 from accelport.codemod.settings import Settings
 outcomes = run(discover([sys.argv[1]])[0], Settings(), Mode.DIFF, jobs=2)
 print(sum(o.changed for o in outcomes), "libcst" in sys.modules)
@@ -90,7 +90,7 @@ def test_parent_imports_libcst_only_when_a_file_needs_it(tmp_path: Path, with_tr
 
 
 def test_chunks_leave_no_long_tail() -> None:
-    from accelport.codemod.workers import MAX_CHUNK, chunk_size
+    from accelport.codemod.run.workers import MAX_CHUNK, chunk_size
 
     assert chunk_size(1, 2) == 1 and chunk_size(15, 2) == 1
     assert chunk_size(200, 2) == MAX_CHUNK and chunk_size(10_000, 2) == MAX_CHUNK

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod import porting_report
-from accelport.codemod.discovery import discover
-from accelport.codemod.runner import Mode, run
+from accelport.codemod.frontends import porting_report
+from accelport.codemod.files.discovery import discover
+from accelport.codemod.run.runner import Mode, run
 from accelport.codemod.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

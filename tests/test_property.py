@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelport.codemod.settings import Settings
-from accelport.codemod.transform import transform_source
+from accelport.codemod.engine.pipeline import transform_source
 
 SNIPPETS = [
     "import torch\ntorch.cuda.synchronize()\n",

@@ -75,7 +75,7 @@ def test_counts_on_a_generated_project(tmp_path):
 def test_output_checks_catch_a_bad_engine(tmp_path, monkeypatch):
     """Unparsable output, a second run that changes more, a call the interface lacks, and an import
     added over a ``get_accelerator`` the file already defines are each counted."""
-    from accelport.codemod import transform
+    from accelport.codemod.engine import pipeline as transform
 
     real = transform.transform_source
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from accelport.codemod.relocate import relocate
+from accelport.codemod.run.relocate import relocate
 from accelport.codemod.results import Finding
 
 from tests.test_cli import accelport, write

@@ -7,9 +7,9 @@ from typing import Dict, Optional
 import libcst as cst
 import pytest
 
-from accelport.codemod import fastwalk, suppress, walk
-from accelport.codemod.context import BACKEND, BACKEND_QUESTION, DEVICE, INDEX, OWN_BACKEND, Context
-from accelport.codemod.names import build_scopes
+from accelport.codemod.engine import suppress, tree_walk as fastwalk, walk_bookkeeping as walk
+from accelport.codemod.engine.context import BACKEND, BACKEND_QUESTION, DEVICE, INDEX, OWN_BACKEND, Context
+from accelport.codemod.engine.names import build_scopes
 
 
 class _Marker(cst.CSTVisitor):

@@ -14,9 +14,10 @@ from typing import Dict, List
 
 import pytest
 
-from accelport.codemod import transform as transform_mod, write as write_mod
-from accelport.codemod.discovery import discover
-from accelport.codemod.runner import Mode, process
+from accelport.codemod.engine import pipeline as transform_mod
+from accelport.codemod.files import write as write_mod
+from accelport.codemod.files.discovery import discover
+from accelport.codemod.run.runner import Mode, process
 from accelport.codemod.settings import Settings
 
 from tests.test_cli import work, write  # noqa: F401 - work is a fixture

@@ -1,4 +1,4 @@
-"""Parsing only what the rules can touch (codemod/sparse.py) must give exactly what a full parse gives."""
+"""Parsing only what the rules can touch (codemod/engine/sparse.py) must give exactly what a full parse gives."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import List
 
 import pytest
 
-from accelport.codemod import transform
+from accelport.codemod.engine import pipeline as transform
 from accelport.codemod.settings import Settings
-from accelport.codemod.sparse import sparse
-from accelport.codemod.statements import layout
-from accelport.codemod.transform import transform_source
+from accelport.codemod.engine.sparse import sparse
+from accelport.codemod.engine.statements import layout
+from accelport.codemod.engine.pipeline import transform_source
 
 FIXTURES = sorted(p for p in Path(__file__).parent.joinpath("fixtures").rglob("*.in.py"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "bench"))

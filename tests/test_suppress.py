@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from tests.cli_invoke import invoke as run_cli
 
-from accelport.codemod import suppress
+from accelport.codemod.engine import suppress
 from accelport.codemod.settings import Settings
-from accelport.codemod.transform import transform_source
+from accelport.codemod.engine.pipeline import transform_source
 
 
 @pytest.fixture

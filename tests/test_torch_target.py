@@ -15,10 +15,11 @@ import libcst as cst
 import pytest
 import torch
 
-from accelport.codemod import docs, torch_target
-from accelport.codemod.names import build_scopes
+from accelport.codemod.frontends import docs
+from accelport.codemod.engine import torch_target
+from accelport.codemod.engine.names import build_scopes
 from accelport.codemod.settings import Settings
-from accelport.codemod.transform import transform_source
+from accelport.codemod.engine.pipeline import transform_source
 from accelport.rules.torch_native import ACCELERATOR_METHODS, FALLBACK, TORCH_NATIVE
 
 from .conftest import REPO
@@ -97,7 +98,7 @@ def test_memory_fallback_reason_still_holds(method: str) -> None:
 
 def test_targets_page_is_current() -> None:
     page = (REPO / "docs" / "targets.md").read_text(encoding="utf-8")
-    assert page == docs.targets_with_table(page), "run: python -m accelport.codemod.docs"
+    assert page == docs.targets_with_table(page), "run: python -m accelport.codemod.frontends.docs"
 
 
 # -- the post-pass --------------------------------------------------------------------------------

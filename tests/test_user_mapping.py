@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from accelport.codemod import config
+from accelport.codemod.frontends import config
 from accelport.codemod.settings import Settings
-from accelport.codemod.transform import applicable, transform_source
+from accelport.codemod.engine.pipeline import applicable, transform_source
 from accelport.rules import registry
 from accelport.rules.torch_cuda_call import SAME_NAME
 from accelport.rules.torch_native import ACCELERATOR_METHODS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from accelport.codemod.cli import main as cli_main
+    from accelport.codemod.frontends.cli import main as cli_main
 
     cli_main()
 
