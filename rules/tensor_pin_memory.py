@@ -17,12 +17,15 @@ class TensorPinMemory(Rule):
     The tensor method call `x.pin_memory()` becomes `get_accelerator().pin_memory(x)`. A call with a
     device argument (`x.pin_memory(device)`, deprecated by PyTorch) is reported, not rewritten.
 
-    `pin_memory=True` on a PyTorch tensor factory (`torch.empty(n, pin_memory=True)`, any `torch.*`
-    call) or on a `DataLoader` becomes `pin_memory=get_accelerator().device_name() != "cpu"`: an
-    expression over the interface's existing `device_name()`, so the ported file runs the same under
-    DeepSpeed's runtime. A factory's `pin_memory=` holding a variable (`pin_memory=pin`) is reported,
-    since it raises on CPU whenever it is true; a `DataLoader`'s is left (it only warns),
-    as is `pin_memory=True` on any other call.
+    `pin_memory=True` on any call (a PyTorch tensor factory such as `torch.empty(n, pin_memory=True)`,
+    a `DataLoader`, a `WebLoader`, a project's loader helper) and a `"pin_memory": True` entry of a dict
+    (loader options passed on as `DataLoader(**kwargs)`) become `get_accelerator().device_name() != "cpu"`:
+    an expression over the interface's existing `device_name()`, so the ported file runs the same under
+    DeepSpeed's runtime. Pinning means page-locking host memory for an accelerator whatever the callee,
+    so the flag is exact on CUDA. A factory's `pin_memory=` holding a variable (`pin_memory=pin`) is
+    reported, since it raises on CPU whenever it is true; a `DataLoader`'s is left (it only warns).
+    `torch.cuda.is_available()` as a pinning flag stays the CUDA question (guards), since the CPU
+    accelerator is available and a factory asked to pin there raises.
 
     A parameter default `pin_memory: bool = True` (any parameter named `*pin*`) whose only uses in its
     function are such `pin_memory=` flags (or printing it) gets the same expression; where the parameter
@@ -86,12 +89,20 @@ class TensorPinMemory(Rule):
             return None
         return updated.with_changes(default=_pin_flag(ctx))
 
+    def leave_DictElement(self, ctx: Context, original: cst.DictElement, updated: cst.DictElement):
+        """``{"pin_memory": True, ...}``: loader keyword arguments kept in a dict (``DataLoader(**kwargs)``)."""
+        key, value = original.key, original.value
+        if (isinstance(key, cst.SimpleString) and key.evaluated_value == "pin_memory"
+                and isinstance(value, cst.Name) and value.value == "True"):  # fmt: skip
+            return updated.with_changes(value=_pin_flag(ctx))
+        return None
+
     def _flag(self, ctx: Context, original: cst.Call, updated: cst.Call):
-        """``pin_memory=True`` on a tensor factory or a DataLoader."""
+        """``pin_memory=True`` on any call: a tensor factory, a DataLoader, a loader-building helper. Pinning
+        means page-locking for an accelerator whatever the callee, so the flag is exact on CUDA and false
+        only where there is nothing to pin for."""
         qname = ctx.qname(original.func) or ""
-        loader = (terminal_name(original.func) or "").endswith("DataLoader")
-        if not loader and not qname.startswith("torch."):
-            return None
+        factory = qname.startswith("torch.") and not (terminal_name(original.func) or "").endswith("DataLoader")
         args = list(updated.args)
         for position, arg in enumerate(original.args):
             if arg.keyword is None or arg.keyword.value != "pin_memory":
@@ -101,7 +112,7 @@ class TensorPinMemory(Rule):
                 args[position] = args[position].with_changes(value=_pin_flag(ctx))
                 return updated.with_changes(args=args)
             # A variable may be true; an expression (the ported flag among them) is the author's own decision.
-            if not loader and isinstance(value, (cst.Name, cst.Attribute)) and ctx.code(value) not in ("False", "None"):
+            if factory and isinstance(value, (cst.Name, cst.Attribute)) and ctx.code(value) not in ("False", "None"):
                 ctx.report(self, value, f"`pin_memory=` on `{qname}` raises without an accelerator whenever it is true: "
                            'make it false on CPU, e.g. `... and get_accelerator().device_name() != "cpu"`')
         return None

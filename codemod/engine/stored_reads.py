@@ -24,8 +24,9 @@ import libcst as cst
 from accelport.codemod.engine import tree_walk
 from accelport.codemod.engine.context import Context
 
-# Keyword arguments whose value only tunes a copy: an accelerator question is right there.
-TUNING_KEYWORDS = frozenset({"non_blocking", "pin_memory"})
+# Keyword arguments whose value only tunes a copy: an accelerator question is right there. Not
+# ``pin_memory``: the CPU accelerator is "available", and a factory asked to pin there raises.
+TUNING_KEYWORDS = frozenset({"non_blocking"})
 _TESTED = (cst.If, cst.While, cst.IfExp, cst.Assert)
 
 
