@@ -71,6 +71,9 @@ def qname_reason(qname: str) -> Optional[str]:
     for api in CUDA_ONLY_TORCH:
         if qname == api or qname.startswith(api + "."):
             return f"`{qname}`"
+    if qname.startswith("torch.accelerator."):
+        # torch's own view: no accelerator at all (count 0, None) where the CPU accelerator counts one.
+        return f"`{qname}`, which answers for a hardware accelerator (none on the CPU accelerator)"
     if qname.startswith("torch.ops."):
         namespace = qname.split(".")[2]
         return None if namespace in PORTABLE_OPS else f"the custom kernel `{qname}`"
