@@ -14,6 +14,7 @@ resolved at construction, so building one touches no device and sees members a v
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any, Callable, ContextManager, Dict, List, Optional
 
 import torch
@@ -100,9 +101,26 @@ def unavailable_reason(device_type: str) -> Optional[str]:
     available = getattr(module, "is_available", None)
     if available is None:
         return None if _current_accelerator_type() == device_type else "torch cannot tell whether it is available"
-    if not available():
+    if not _fork_safe(available):
         return f"torch {torch.__version__} finds no {device_type} device; needs {facts.hardware}"
     return None
+
+
+def _fork_safe(available: Callable[[], bool]) -> bool:
+    """``available()`` asked through NVML where torch can (``PYTORCH_NVML_BASED_CUDA_CHECK``): the first
+    ``get_accelerator()`` may run at import (a ported default), and torch's plain CUDA check initialises
+    the driver, after which a forked child (``notebook_launcher``, fork-started DataLoader workers) cannot
+    use CUDA. Without NVML torch falls back to its plain check."""
+    if os.environ.get(_NVML_CHECK) is not None:
+        return bool(available())
+    os.environ[_NVML_CHECK] = "1"
+    try:
+        return bool(available())
+    finally:
+        os.environ.pop(_NVML_CHECK, None)
+
+
+_NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
 
 
 def _current_accelerator_type() -> Optional[str]:

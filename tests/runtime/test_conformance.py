@@ -238,3 +238,20 @@ def test_a_single_device_backend_seeds_and_names_a_backend_instead_of_raising(mo
     a.manual_seed_all(7)
     assert seeded == [7]
     assert a.communication_backend_name() == "gloo"
+
+
+def test_detection_asks_cuda_through_nvml_and_leaves_the_environment_as_it_was(monkeypatch) -> None:
+    """A ported default (``backend=get_accelerator().communication_backend_name()``) runs detection at
+    import; torch's plain CUDA check would initialise the driver and break fork-started children."""
+    from accelport.accelerator_runtime import torch_accelerator
+
+    seen: list = []
+    fake = types.SimpleNamespace(_is_compiled=lambda: True,
+                                 is_available=lambda: seen.append(os.environ.get("PYTORCH_NVML_BASED_CUDA_CHECK")) or True)
+    monkeypatch.setattr(torch_accelerator, "_find_module", lambda device_type: (fake, None))
+    monkeypatch.delenv("PYTORCH_NVML_BASED_CUDA_CHECK", raising=False)
+    assert torch_accelerator.unavailable_reason("cuda") is None
+    assert seen == ["1"] and "PYTORCH_NVML_BASED_CUDA_CHECK" not in os.environ
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "0")  # the user's choice stands
+    torch_accelerator.unavailable_reason("cuda")
+    assert seen[-1] == "0" and os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "0"
