@@ -50,10 +50,16 @@ def is_skip(expr: Optional[cst.BaseExpression]) -> bool:
 
 
 def suite_skips(suite: Optional[cst.CSTNode]) -> bool:
-    """The block ends by skipping the test: ``self.skipTest(...)``, ``pytest.skip(...)``,
-    ``raise unittest.SkipTest(...)``, ``return unittest.skip(...)(fn)``."""
+    """The block skips the test: it ends with ``self.skipTest(...)``, ``pytest.skip(...)``,
+    ``raise unittest.SkipTest(...)`` or ``return unittest.skip(...)(fn)``, or an ``if`` in it does."""
     if isinstance(suite, cst.Else):
         suite = suite.body
+    if isinstance(suite, cst.IndentedBlock) and any(
+        # ``if not cuda: if use_cuda_tensors: pytest.skip(...)``: a skip one condition further in.
+        isinstance(statement, cst.If) and (suite_skips(statement.body) or suite_skips(statement.orelse))
+        for statement in suite.body
+    ):
+        return True
     if isinstance(suite, cst.SimpleStatementSuite):
         smalls: Sequence[cst.BaseSmallStatement] = suite.body
     elif isinstance(suite, cst.IndentedBlock) and suite.body and isinstance(suite.body[-1], cst.SimpleStatementLine):
