@@ -229,3 +229,18 @@ def test_discovery_finds_notebooks_but_not_checkpoints(tmp_path):
     (tmp_path / ".ipynb_checkpoints" / "a-checkpoint.ipynb").write_text("{}")
     sources, missing = discover([str(tmp_path)])
     assert [s.path.name for s in sources] == ["a.ipynb"] and not missing
+
+
+def test_line_length_limit_applies_to_code_cells_not_to_outputs(project):
+    """An embedded image output is one very long JSON line: the notebook is still ported. A code cell
+    over the limit is named and the notebook left as it was."""
+    image = {"output_type": "display_data", "data": {"image/png": "iVBOR" + "A" * 30_000}, "metadata": {}}
+    (project / "plots.ipynb").write_text(nbformat_text(notebook(code("x = torch.zeros(3).cuda()\n", 1, [image]))))
+    long_code = "y = [" + "1, " * 8_000 + "torch.cuda.current_device()]\n"
+    generated = nbformat_text(notebook(code(long_code, 1)))
+    (project / "generated.ipynb").write_text(generated)
+    result = invoke("rewrite", "plots.ipynb", "generated.ipynb")
+    assert result.exit_code == 123
+    assert "get_accelerator().device_name()" in (project / "plots.ipynb").read_text()
+    assert "generated.ipynb: cell 1: line 1 is longer than the limit (20000 characters" in result.output
+    assert (project / "generated.ipynb").read_text() == generated

@@ -35,6 +35,7 @@ import warnings
 from typing import Any, Dict, List, Optional, Tuple
 
 from accelport.codemod.files.diff import lines as split_lines
+from accelport.codemod.files.read import long_line
 from accelport.codemod.results import FileResult, Finding
 from accelport.codemod.settings import Settings
 from accelport.codemod.engine.pipeline import applicable, transform_source
@@ -251,6 +252,11 @@ def _transform(text: str, path: str, settings: Settings, want_fixes: bool, resul
         problem = _parse_error(masked)
         if problem is not None:
             result.error = f"cell {index + 1}: cannot parse: {problem}"
+            return result
+        long = long_line(masked, settings.max_line_length)
+        if long is not None:
+            result.error = (f"cell {index + 1}: line {long} is longer than the limit ({settings.max_line_length} "
+                            "characters: max-line-length); left unchanged")
             return result
         added = not masked.endswith("\n")
         cells.append(_Cell(index, source, masked + ("\n" if added else ""), placeholders, added))

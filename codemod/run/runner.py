@@ -325,7 +325,8 @@ def _process(source: Source, settings: Settings, mode: Mode) -> Outcome:
     from accelport.rules.registry import rules_for
 
     triggered = notebook or bool(applicable(decoded.text, rules_for(settings)))
-    line = long_line(decoded.text, settings.max_line_length) if triggered else None
+    # A notebook's outputs (an embedded image is one long line) are never parsed: its cells are checked.
+    line = long_line(decoded.text, settings.max_line_length) if triggered and not notebook else None
     if line is not None:
         outcome.error = f"line {line} is longer than the limit ({settings.max_line_length} characters: max-line-length); left unchanged"
         return outcome
