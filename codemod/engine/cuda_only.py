@@ -41,6 +41,8 @@ CUDA_ONLY_TORCH = (
     "torch.cuda.amp.custom_fwd", "torch.cuda.amp.custom_bwd",
     # CUDA's autocast state under its old name ("gpu"); the CPU has its own (`get_autocast_cpu_dtype`).
     "torch.get_autocast_gpu_dtype", "torch.set_autocast_gpu_dtype",
+    # Replicas on explicit device ids: with ids and no GPU it raises ("device type could not be determined").
+    "torch.nn.parallel.data_parallel",
 )  # fmt: skip
 # Autocast functions that mean CUDA's when called in the old form, without a device type: the number of
 # positional arguments of that form.
