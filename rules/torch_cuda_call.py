@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Optional, Tuple
+from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 import libcst as cst
 
@@ -109,7 +109,7 @@ def _has_device_keyword(ctx: Context, node: cst.Call) -> bool:
     return found is not None and found[1] == () and found[0][0] in DEVICE_INDEX_KEYWORD
 
 
-def _device_index_args(args):
+def _device_index_args(args: Sequence[cst.Arg]) -> List[cst.Arg]:
     return [arg.with_changes(keyword=cst.Name("device_index"))
             if arg.keyword is not None and arg.keyword.value == "device" else arg for arg in args]  # fmt: skip
 
