@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import libcst as cst
 
-from accelport.codemod.engine import guards, travel
+from accelport.codemod.engine import guards, ordinals, travel
 from accelport.codemod.engine.context import DEVICE, Context
 from accelport.codemod.engine.roles import keyword, positional
 from accelport.rules.base import Rule, keep_parens
@@ -82,6 +82,14 @@ class CudaDeviceString(guards.GuardHooks, Rule):
     as written and reported. Strings anywhere else (log messages, docstrings, comments, dictionary keys)
     are left alone.
 
+    Two different explicit ordinals in one function (or at module level), `'cuda:0'` and `'cuda:1'` or
+    `torch.device("cuda", 1)`, name two devices; on a backend with fewer devices (the CPU accelerator has
+    one) `device_name(0)` and `device_name(1)` are the same, so code that relies on them being different
+    (two cache keys, a copy from one to the other) would change. Every explicit ordinal of that function
+    is then left as written and reported: port it by hand where sharing one device is fine
+    (model-parallel placement). A lone `'cuda:1'`, `'cuda'` and `f'cuda:{i}'` are ported as above, and
+    `map_location` dict keys do not count (they name the devices a checkpoint was saved on).
+
     A comparison (`x.device.type == "cuda"`, `device == "cuda:0"`, `"cuda" in str(device)`) is a
     question, and on the CPU accelerator `device_name()` answers "cpu" for a CPU device: the literal is
     rewritten only where the comparison guards code that is all ported or portable (see "Guards" at the
@@ -128,6 +136,8 @@ class CudaDeviceString(guards.GuardHooks, Rule):
             replacement = keep_parens(self._device_name(ctx), updated)
         match = _INDEXED.fullmatch(value or "")
         if match:
+            if self._distinct(ctx, original):
+                return None
             replacement = keep_parens(self._device_name(ctx, cst.Integer(str(int(match.group(1))))), updated)
         if replacement is not None:
             if guards.is_question(ctx, original):
@@ -175,6 +185,14 @@ class CudaDeviceString(guards.GuardHooks, Rule):
         if isinstance(original.operator, (cst.Modulo, cst.Add)):
             self._unported(ctx, original, left)
         return None
+
+    def _distinct(self, ctx: Context, node: cst.CSTNode) -> bool:
+        """An explicit ordinal where its function names another one too: reported and left, because a
+        backend with fewer devices would make the two one (codemod/engine/ordinals.py)."""
+        found = ordinals.distinct(ctx)
+        if found:
+            ctx.report(self, node, ordinals.message(found))
+        return bool(found)
 
     def _unported(self, ctx: Context, node: cst.CSTNode, text: Optional[str]) -> None:
         """A CUDA device string in a device context that has no exact rewrite: say so, never guess."""
@@ -234,6 +252,8 @@ class CudaDeviceString(guards.GuardHooks, Rule):
     def leave_Call(self, ctx: Context, original: cst.Call, updated: cst.Call):
         pair = self._torch_device_pair(ctx, original)
         if pair is not None:
+            if ordinals.integer(pair[1].value) is not None and self._distinct(ctx, original):
+                return None
             position = original.args.index(pair[1])
             index_value = updated.args[position].value
             return updated.with_changes(args=[cst.Arg(self._device_name(ctx, index_value))])
