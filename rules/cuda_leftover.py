@@ -1,9 +1,9 @@
 """The last safety net: CUDA-specific code that no other rule rewrote or reported.
 
 During the walk the rule only collects: candidate sites (a ``torch.cuda`` name, a ``.cuda(...)`` call,
-a ``"cuda"``/``"cuda:N"``/``f"cuda:{i}"`` or ``"nccl"`` literal), the string literals that are prose or
-questions (docstrings, log/print/warning/exception messages, argparse help, comparisons, dict keys,
-enumerations of devices), and the branches that only run on CUDA (``if <CUDA question>:``, the code after
+a ``"cuda"``/``"cuda:N"``/``f"cuda:{i}"`` or ``"nccl"`` literal, a call of an imported NCCL-only
+helper), the string literals that are prose or questions (docstrings, log/print/warning/exception
+messages, argparse help, comparisons, dict keys, enumerations of devices), and the branches that only run on CUDA (``if <CUDA question>:``, the code after
 ``if not <CUDA question>: return``, ``x if <CUDA question> else y``, ``<CUDA question> and x``, tests
 decorated ``skipif(not <CUDA question>)`` or ``@requires_cuda``-style). ``review`` runs after every rule's
 ``finish``: a candidate inside a rewritten or reported site, in prose, under a suppression marker for
@@ -65,6 +65,8 @@ OWNERS: Dict[str, Tuple[str, ...]] = {
     ".cuda(": ("tensor-cuda-method",),
     "device": ("cuda-device-string",),
     "nccl": ("nccl-backend",),
+    # No rule ports or reports an imported NCCL helper: always this rule's.
+    "nccl-helper": (),
 }
 _KINDS = frozenset(OWNERS)
 
@@ -86,7 +88,14 @@ MESSAGES = {
         "the backend name `\"nccl\"` is left in code; where it picks a process-group backend use "
         "get_accelerator().communication_backend_name(), or use it only in a CUDA-only branch"
     ),
+    "nccl-helper": (
+        "`{what}` is an NCCL-only helper (`{qname}`: it works only with the NCCL backend, on CUDA); on "
+        "other backends use that backend's own equivalent, picked by "
+        "get_accelerator().communication_backend_name(), or call it only in a CUDA-only branch"
+    ),
 }
+# ``is_nccl_available()``, ``has_nccl()``: questions, false wherever NCCL is missing, so already right.
+_QUESTION_PREFIXES = ("is_", "has_")
 
 
 @dataclass
@@ -306,8 +315,11 @@ class CudaLeftover(Rule):
 
     ## What it does
     After every other rule ran, looks for what is still CUDA-specific in the code: a `torch.cuda` name,
-    a `.cuda(...)` call, a `"cuda"` / `"cuda:N"` / `f"cuda:{i}"` device literal or a `"nccl"` literal.
-    Each one that no rule rewrote, reported, or was told to ignore (a suppression comment for any rule
+    a `.cuda(...)` call, a `"cuda"` / `"cuda:N"` / `f"cuda:{i}"` device literal, a `"nccl"` literal, or
+    a call of an NCCL-only helper: something an import binds whose name says NCCL (`NcclBackend()` from
+    `deepspeed.runtime.comm.nccl`, `pynccl.all_reduce(...)`, `nccl_helpers.barrier()`; not questions
+    such as `dist.is_nccl_available()`, which are false elsewhere, nor the project's own functions
+    defined in the file). Each one that no rule rewrote, reported, or was told to ignore (a suppression comment for any rule
     on its line) is reported here, so a port never leaves a CUDA-bound line unsaid. Prose stays quiet:
     docstrings, comments, log/print/warning/exception messages, argparse help, as do questions and
     choices (`device == "cuda"`, `"cuda" in device`, `{"cuda": ...}` keys, `["cuda", "cpu"]`; but not
@@ -338,8 +350,9 @@ class CudaLeftover(Rule):
     about CUDA; suppress anything else deliberate with `# accelport: ignore[cuda-leftover]`. Turning off
     the rules that handle a kind (`ignore = ["torch-cuda-call"]`, `--select`, per-file-ignores) also
     quiets that kind here: `torch.cuda` names belong to torch-cuda-call and unported-cuda-api, `.cuda()`
-    calls to tensor-cuda-method, device strings to cuda-device-string, `"nccl"` to nccl-backend. Run
-    alone (`--select cuda-leftover`), it reports every kind.
+    calls to tensor-cuda-method, device strings to cuda-device-string, `"nccl"` to nccl-backend; NCCL-only
+    helpers are this rule's alone. Run alone (`--select cuda-leftover`), it reports every kind. An NCCL
+    helper is reported at each call, not at its import (a name only imported is harmless).
     """
 
     NAME = "cuda-leftover"
@@ -404,6 +417,7 @@ class CudaLeftover(Rule):
                 state.candidates.append((".cuda(", "", node, ctx.current_top))
         if isinstance(func, (cst.Attribute, cst.Name)):
             state.calls[id(func)] = node
+            self._nccl_helper(ctx, node, func)
         for arg in node.args:
             if isinstance(arg.value, (cst.SimpleString, cst.FormattedString)):
                 state.parent[id(arg.value)] = node
@@ -426,6 +440,16 @@ class CudaLeftover(Rule):
             for arg in node.args:
                 if arg.keyword is not None and arg.keyword.value in _PROSE_KEYWORDS:
                     state.quiet.update(map(id, _strings(arg.value)))
+
+    def _nccl_helper(self, ctx: Context, node: cst.Call, func: cst.BaseExpression) -> None:
+        """``NcclBackend()``, ``pynccl.all_reduce(...)``: a call of something an import binds whose name
+        says NCCL (the project's own ``test_nccl_ops`` defined in the file is not imported)."""
+        qname = ctx.qname(func)
+        if qname is None or "nccl" not in qname.lower() or not ctx.is_chain_top(func):
+            return
+        if qname.startswith(_CUDA_ONLY_PREFIXES) or qname.rsplit(".", 1)[-1].lower().startswith(_QUESTION_PREFIXES):
+            return  # torch.cuda.nccl is the torch.cuda kind's; questions are right everywhere
+        _state(ctx).candidates.append(("nccl-helper", qname, node, ctx.current_top))
 
     def visit_Expr(self, ctx: Context, node: cst.Expr) -> None:
         if isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)):
@@ -615,11 +639,12 @@ class CudaLeftover(Rule):
                 where = ctx.range_of(node, top)
                 if ctx.suppressions.marked(where.start.line, where.end.line):
                     continue
-            if kind == ".cuda(":
+            qname = what
+            if kind in (".cuda(", "nccl-helper"):
                 what = _short(ctx.code(node.func)) + "(...)"  # type: ignore[attr-defined]
             elif kind == "device":
                 what = _short(ctx.code(node))
-            ctx.report(self, node, MESSAGES[kind].format(what=what), top)
+            ctx.report(self, node, MESSAGES[kind].format(what=what, qname=qname), top)
 
 
 @lru_cache(maxsize=64)
