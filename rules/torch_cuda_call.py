@@ -177,7 +177,9 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     where a comparison that tells 0 from 1 is used as a value, `torch.cuda.device_count()` is left as
     written (0 off CUDA, so it asks the original question everywhere) and reported. A test skip is
     CUDA's decision for `is_available()` too: `if not torch.cuda.is_available(): self.skipTest(...)`
-    keeps asking about CUDA, so the test does not start running on the CPU.
+    keeps asking about CUDA, so the test does not start running on the CPU. In the last `else` of a
+    chain that already asks about other backends (`elif is_xpu_available(): ... else:
+    torch.cuda.device_count()`) the count is left as written and reported: there it means CUDA devices.
 
     Left as written and reported: a `torch.cuda` type in an annotation (an annotation must stay a
     type, not a call: use `torch.Stream`, `torch.Event`, `torch.amp.GradScaler`, `torch.Tensor`, or a
@@ -257,7 +259,7 @@ class TorchCudaCall(guards.GuardHooks, Rule):
         """``torch.cuda.device_count``: ported as a number; as a question about GPUs only where what it
         decides runs on any backend (codemod/engine/count_questions.py)."""
         kind, text = count_questions.kind_of(ctx, original)
-        if kind != count_questions.SKIP and guards.is_guard_atom(ctx, original):
+        if kind not in (count_questions.SKIP, count_questions.CHAIN) and guards.is_guard_atom(ctx, original):
             return guards.propose(ctx, self, original, updated, replacement, f"`{text or ctx.code(original).strip() + '()'}`")
         if kind:
             ctx.report(self, original, count_questions.left_message(kind, text))
