@@ -105,6 +105,21 @@ def why_not(ctx: Context, member: str, args: Sequence[cst.Arg]) -> Optional[str]
     return None
 
 
+def not_ported(ctx: Context, member: str, args: Sequence[cst.Arg], decorator: bool = False) -> Optional[str]:
+    """The finding for an amp call or bare decorator that cannot be ported here, or None when it can.
+    In a version fallback the reason already says what to do."""
+    reason = why_not(ctx, member, args)
+    if reason is None:
+        return None
+    if ctx.notes.get(IN_FALLBACK):
+        advice = ""
+    elif decorator:
+        advice = f"; use torch.amp.{member}(device_type=get_accelerator().device_name()) by hand"
+    else:
+        advice = f"; use torch.amp.{member} with get_accelerator().device_name() by hand"
+    return f"`{AMP}.{member}` is not ported: {reason}{advice}"
+
+
 def _device_name(ctx: Context) -> cst.Call:
     return ctx.accel_call("device_name")
 

@@ -128,7 +128,6 @@ def build(ctx: Context, steps: Tuple[str, ...], rest: Tuple[str, ...]) -> cst.Ba
     return expr
 
 
-AMP_NAME = torch_amp.AMP
 # ctx.notes key: id(call or decorator) -> the amp member (or "Event") this rule ports there.
 _AMP_SITES = "torch-cuda-call.amp-sites"
 
@@ -270,13 +269,12 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     def _visit_amp_call(self, ctx: Context, node: cst.Call) -> None:
         member = torch_amp.amp_member(ctx.qname(node.func))
         if member is not None:
-            reason = torch_amp.why_not(ctx, member, node.args)
-            if reason is None:
+            message = torch_amp.not_ported(ctx, member, node.args)
+            if message is None:
                 ctx.claim(node.func)
                 ctx.notes.setdefault(_AMP_SITES, {})[id(node)] = member  # type: ignore[index]
             else:
-                advice = "" if ctx.notes.get(torch_amp.IN_FALLBACK) else f"; use torch.amp.{member} with get_accelerator().device_name() by hand"
-                ctx.report(self, node, f"`{AMP_NAME}.{member}` is not ported: {reason}{advice}")
+                ctx.report(self, node, message)
             return
         if self.runtime != "accelport" and normalise(ctx.qname(node.func) or "") == f"{CUDA}.Event":
             if torch_amp.event_helper_usable(ctx):
@@ -294,12 +292,12 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     def visit_Decorator(self, ctx: Context, node: cst.Decorator) -> None:
         member = torch_amp.amp_member(ctx.qname(node.decorator))
         if member in torch_amp.DECORATORS and not isinstance(node.decorator, cst.Call):
-            reason = torch_amp.why_not(ctx, member, ())
-            if reason is None:
+            message = torch_amp.not_ported(ctx, member, (), decorator=True)
+            if message is None:
                 ctx.claim(node.decorator)
                 ctx.notes.setdefault(_AMP_SITES, {})[id(node)] = member  # type: ignore[index]
             else:
-                ctx.report(self, node.decorator, f"`{AMP_NAME}.{member}` is not ported: {reason}; use torch.amp.{member}(device_type=get_accelerator().device_name()) by hand")
+                ctx.report(self, node.decorator, message)
 
     def leave_Decorator(self, ctx: Context, original: cst.Decorator, updated: cst.Decorator):
         member = ctx.notes.get(_AMP_SITES, {}).get(id(original))  # type: ignore[attr-defined]
