@@ -152,6 +152,9 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     accelerator's device name: `torch.cuda.amp.autocast(...)` becomes
     `torch.amp.autocast(get_accelerator().device_name(), ...)`, `GradScaler(...)` likewise, and
     `custom_fwd`/`custom_bwd` (called or bare decorators) get `device_type=get_accelerator().device_name()`.
+    Where `torch.cuda.amp` is what an older torch falls back to (in an `except AttributeError/ImportError`
+    after a `torch.amp` probe, or under a check of the torch version) it is left and reported: ported, it
+    would fail on that older torch, CUDA included.
     Names are matched by what they refer to, so `import torch as th`, `from torch import cuda` and
     `from torch.cuda.amp import autocast` are found.
 
@@ -342,6 +345,13 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     def visit_If(self, ctx: Context, node: cst.If) -> None:
         super().visit_If(ctx, node)
         count_questions.enter_if(ctx, node)
+        if torch_amp.is_version_check(node.test):
+            ctx.notes[torch_amp.IN_VERSION_BRANCH] = ctx.notes.get(torch_amp.IN_VERSION_BRANCH, 0) + 1  # type: ignore[operator]
+
+    def leave_If(self, ctx: Context, original: cst.If, updated: cst.If) -> None:
+        super().leave_If(ctx, original, updated)
+        if torch_amp.is_version_check(original.test):
+            ctx.notes[torch_amp.IN_VERSION_BRANCH] = ctx.notes.get(torch_amp.IN_VERSION_BRANCH, 1) - 1  # type: ignore[operator]
 
     def visit_Comparison(self, ctx: Context, node: cst.Comparison) -> None:
         super().visit_Comparison(ctx, node)
