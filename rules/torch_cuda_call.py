@@ -32,6 +32,8 @@ SAME_NAME: FrozenSet[str] = frozenset(
 RESHAPED: Dict[str, Tuple[str, ...]] = {
     "nvtx.range_push": ("range_push",),
     "nvtx.range_pop": ("range_pop",),
+    # private in torch, yet what Megatron-style RNG trackers call; DeepSpeed's interface names it lazy_call
+    "_lazy_call": ("lazy_call",),
 }
 
 # ``torch.cuda.amp`` members ported to ``torch.amp`` when called (or bare as decorators): see

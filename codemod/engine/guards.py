@@ -100,6 +100,10 @@ class Region:
     stored: Optional["Stored"] = None
     # A "gloo" literal: a backend question that picks gloo asks "can it carry CPU tensors?".
     gloo: bool = False
+    # A comparison of results (`allclose`, `assertEqual`) and an `x.cpu()`: together, a check of CUDA
+    # results against the CPU's.
+    checks: bool = False
+    back_to_cpu: bool = False
 
 
 @dataclass
@@ -470,6 +474,9 @@ def _register(ctx: Context, guards: Guards, atom: cst.CSTNode, bare: bool, parts
     region = Region(findings_from=len(ctx.findings), fixes_from=len(ctx.fixes))
     for part in parts:
         _scan(ctx, part, region)
+    if region.checks and region.back_to_cpu:
+        region.reasons.append("a check of results brought back with `.cpu()` against the CPU's (on the CPU accelerator "
+                              "it compares the CPU with itself; elsewhere it tests kernels the project may only have for CUDA)")
     guards.atoms[id(atom)] = Atom(atom, region, bare, ctx.current_top)
     stored = guards.stored_uses.get(id(atom))
     if stored is not None:
@@ -648,10 +655,10 @@ class _Scanner(cst.CSTVisitor):
             region.candidates.append((node, tuple(self.path), "a `.pin_memory()` call (needs an accelerator)"))
         elif method == "record_stream":
             region.reasons.append("`Tensor.record_stream`, a CUDA stream's bookkeeping")
-        elif method in PARITY_CHECKS and any(_calls_cpu(arg.value) for arg in node.args):
-            region.reasons.append(f"`{method}(..., x.cpu())`, a check of CUDA results against the CPU's (on the CPU "
-                                  "accelerator it compares the CPU with itself; elsewhere it tests kernels the project "
-                                  "may only have for CUDA)")
+        elif method in PARITY_CHECKS:
+            region.checks = True
+        elif method == "cpu" and isinstance(func, cst.Attribute) and not node.args:
+            region.back_to_cpu = True
         elif method == "half" and not node.args:
             region.reasons.append("`.half()`, float16 chosen for CUDA (other backends prefer bfloat16)")
         elif method is not None and CUDA_WORDS.search(method) and ctx.qname(func) is None:
@@ -669,12 +676,6 @@ class _Scanner(cst.CSTVisitor):
                 region.reasons.append("a `device_map` of CUDA device numbers")
             elif word == "device_ids" and method == "barrier":
                 region.reasons.append("`barrier(device_ids=...)`, which only NCCL takes")
-
-
-def _calls_cpu(node: cst.CSTNode) -> bool:
-    """``node`` holds an ``x.cpu()`` call (an argument of a comparison: small)."""
-    return any(isinstance(call.func, cst.Attribute) and call.func.attr.value == "cpu" and not call.args
-               for call in _calls(node))
 
 
 def _calls(node: cst.CSTNode) -> List[cst.Call]:
