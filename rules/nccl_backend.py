@@ -32,7 +32,8 @@ class NcclBackend(guards.GuardHooks, Rule):
     A comparison with the backend in use (`dist.get_backend() == "nccl"`, `args.dist_backend == "nccl"`,
     `== dist.Backend.NCCL`) is a question, already right on every backend (only CUDA runs use NCCL): it is
     never rewritten. It is reported where it guards CUDA-only code (pynvml, `barrier(device_ids=...)`, an
-    unported `torch.cuda` API, ...), which then still runs on NCCL only.
+    unported `torch.cuda` API, ...), which then still runs on NCCL only, and where what it guards chooses
+    gloo: that asks "can the backend carry CPU tensors?", and xccl or hccl cannot either.
 
     Reported and left: the only `"nccl"` among an argparse backend option's `choices` (other
     accelerators' backends are refused; `choices=["nccl", "gloo"]` is left, the user picks), and a library's

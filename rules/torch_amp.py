@@ -90,12 +90,32 @@ def is_version_fallback(handler: cst.ExceptHandler) -> bool:
     return False
 
 
+# ctx.notes key: how many enclosing ``if`` statements test the torch version (``if is_torch_version(">=",
+# "2.3"): ... else: torch.cuda.amp.GradScaler()``): one branch is for a torch without torch.amp's form.
+IN_VERSION_BRANCH = "torch-amp.in-version-branch"
+
+
+def is_version_check(test: cst.BaseExpression) -> bool:
+    """A test that asks which torch this is: a name or string with "version" in it
+    (``is_torch_version(...)``, ``torch.__version__``, ``TORCH_VERSION``) or ``hasattr(...)``."""
+    stack: List[cst.CSTNode] = [test]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, cst.Name) and ("version" in item.value.lower() or item.value == "hasattr"):
+            return True
+        stack.extend(item.children)
+    return False
+
+
 def why_not(ctx: Context, member: str, args: Sequence[cst.Arg]) -> Optional[str]:
     """Why this amp call cannot be ported here, or None when it can."""
     if ctx.notes.get(IN_FALLBACK):
         # The fallback for a torch whose torch.amp lacks the member: ported, it fails the way the try did.
         return ("it is the fallback of a `try` for torch versions without torch.amp's form, so ported it would fail "
                 "the same way; on such a torch only CUDA has it: keep it, under `get_accelerator().device_name() == 'cuda'`")
+    if ctx.notes.get(IN_VERSION_BRANCH):
+        return ("it is under a check of the torch version, whose older side has no torch.amp form, so ported it "
+                "would fail there; on such a torch only CUDA has it: keep it, under `get_accelerator().device_name() == 'cuda'`")
     if torch_spelling(ctx) is None:
         return "the name `torch` is bound to something else in this file, so torch.amp cannot be spelled"
     if member == "autocast":
@@ -103,6 +123,21 @@ def why_not(ctx: Context, member: str, args: Sequence[cst.Arg]) -> Optional[str]
         if any(arg.star == "*" for arg in args) or len(positional) > len(AUTOCAST_PARAMS):
             return "its positional arguments cannot be matched to torch.amp.autocast's parameters"
     return None
+
+
+def not_ported(ctx: Context, member: str, args: Sequence[cst.Arg], decorator: bool = False) -> Optional[str]:
+    """The finding for an amp call or bare decorator that cannot be ported here, or None when it can.
+    In a version fallback the reason already says what to do."""
+    reason = why_not(ctx, member, args)
+    if reason is None:
+        return None
+    if ctx.notes.get(IN_FALLBACK) or ctx.notes.get(IN_VERSION_BRANCH):
+        advice = ""
+    elif decorator:
+        advice = f"; use torch.amp.{member}(device_type=get_accelerator().device_name()) by hand"
+    else:
+        advice = f"; use torch.amp.{member} with get_accelerator().device_name() by hand"
+    return f"`{AMP}.{member}` is not ported: {reason}{advice}"
 
 
 def _device_name(ctx: Context) -> cst.Call:

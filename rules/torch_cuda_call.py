@@ -32,6 +32,8 @@ SAME_NAME: FrozenSet[str] = frozenset(
 RESHAPED: Dict[str, Tuple[str, ...]] = {
     "nvtx.range_push": ("range_push",),
     "nvtx.range_pop": ("range_pop",),
+    # private in torch, yet what Megatron-style RNG trackers call; DeepSpeed's interface names it lazy_call
+    "_lazy_call": ("lazy_call",),
 }
 
 # ``torch.cuda.amp`` members ported to ``torch.amp`` when called (or bare as decorators): see
@@ -128,7 +130,6 @@ def build(ctx: Context, steps: Tuple[str, ...], rest: Tuple[str, ...]) -> cst.Ba
     return expr
 
 
-AMP_NAME = torch_amp.AMP
 # ctx.notes key: id(call or decorator) -> the amp member (or "Event") this rule ports there.
 _AMP_SITES = "torch-cuda-call.amp-sites"
 
@@ -153,6 +154,9 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     accelerator's device name: `torch.cuda.amp.autocast(...)` becomes
     `torch.amp.autocast(get_accelerator().device_name(), ...)`, `GradScaler(...)` likewise, and
     `custom_fwd`/`custom_bwd` (called or bare decorators) get `device_type=get_accelerator().device_name()`.
+    Where `torch.cuda.amp` is what an older torch falls back to (in an `except AttributeError/ImportError`
+    after a `torch.amp` probe, or under a check of the torch version) it is left and reported: ported, it
+    would fail on that older torch, CUDA included.
     Names are matched by what they refer to, so `import torch as th`, `from torch import cuda` and
     `from torch.cuda.amp import autocast` are found.
 
@@ -177,7 +181,9 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     where a comparison that tells 0 from 1 is used as a value, `torch.cuda.device_count()` is left as
     written (0 off CUDA, so it asks the original question everywhere) and reported. A test skip is
     CUDA's decision for `is_available()` too: `if not torch.cuda.is_available(): self.skipTest(...)`
-    keeps asking about CUDA, so the test does not start running on the CPU.
+    keeps asking about CUDA, so the test does not start running on the CPU. In the last `else` of a
+    chain that already asks about other backends (`elif is_xpu_available(): ... else:
+    torch.cuda.device_count()`) the count is left as written and reported: there it means CUDA devices.
 
     Left as written and reported: a `torch.cuda` type in an annotation (an annotation must stay a
     type, not a call: use `torch.Stream`, `torch.Event`, `torch.amp.GradScaler`, `torch.Tensor`, or a
@@ -257,7 +263,7 @@ class TorchCudaCall(guards.GuardHooks, Rule):
         """``torch.cuda.device_count``: ported as a number; as a question about GPUs only where what it
         decides runs on any backend (codemod/engine/count_questions.py)."""
         kind, text = count_questions.kind_of(ctx, original)
-        if kind != count_questions.SKIP and guards.is_guard_atom(ctx, original):
+        if kind not in (count_questions.SKIP, count_questions.CHAIN) and guards.is_guard_atom(ctx, original):
             return guards.propose(ctx, self, original, updated, replacement, f"`{text or ctx.code(original).strip() + '()'}`")
         if kind:
             ctx.report(self, original, count_questions.left_message(kind, text))
@@ -268,13 +274,12 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     def _visit_amp_call(self, ctx: Context, node: cst.Call) -> None:
         member = torch_amp.amp_member(ctx.qname(node.func))
         if member is not None:
-            reason = torch_amp.why_not(ctx, member, node.args)
-            if reason is None:
+            message = torch_amp.not_ported(ctx, member, node.args)
+            if message is None:
                 ctx.claim(node.func)
                 ctx.notes.setdefault(_AMP_SITES, {})[id(node)] = member  # type: ignore[index]
             else:
-                advice = "" if ctx.notes.get(torch_amp.IN_FALLBACK) else f"; use torch.amp.{member} with get_accelerator().device_name() by hand"
-                ctx.report(self, node, f"`{AMP_NAME}.{member}` is not ported: {reason}{advice}")
+                ctx.report(self, node, message)
             return
         if self.runtime != "accelport" and normalise(ctx.qname(node.func) or "") == f"{CUDA}.Event":
             if torch_amp.event_helper_usable(ctx):
@@ -292,12 +297,12 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     def visit_Decorator(self, ctx: Context, node: cst.Decorator) -> None:
         member = torch_amp.amp_member(ctx.qname(node.decorator))
         if member in torch_amp.DECORATORS and not isinstance(node.decorator, cst.Call):
-            reason = torch_amp.why_not(ctx, member, ())
-            if reason is None:
+            message = torch_amp.not_ported(ctx, member, (), decorator=True)
+            if message is None:
                 ctx.claim(node.decorator)
                 ctx.notes.setdefault(_AMP_SITES, {})[id(node)] = member  # type: ignore[index]
             else:
-                ctx.report(self, node.decorator, f"`{AMP_NAME}.{member}` is not ported: {reason}; use torch.amp.{member}(device_type=get_accelerator().device_name()) by hand")
+                ctx.report(self, node.decorator, message)
 
     def leave_Decorator(self, ctx: Context, original: cst.Decorator, updated: cst.Decorator):
         member = ctx.notes.get(_AMP_SITES, {}).get(id(original))  # type: ignore[attr-defined]
@@ -342,6 +347,13 @@ class TorchCudaCall(guards.GuardHooks, Rule):
     def visit_If(self, ctx: Context, node: cst.If) -> None:
         super().visit_If(ctx, node)
         count_questions.enter_if(ctx, node)
+        if torch_amp.is_version_check(node.test):
+            ctx.notes[torch_amp.IN_VERSION_BRANCH] = ctx.notes.get(torch_amp.IN_VERSION_BRANCH, 0) + 1  # type: ignore[operator]
+
+    def leave_If(self, ctx: Context, original: cst.If, updated: cst.If) -> None:
+        super().leave_If(ctx, original, updated)
+        if torch_amp.is_version_check(original.test):
+            ctx.notes[torch_amp.IN_VERSION_BRANCH] = ctx.notes.get(torch_amp.IN_VERSION_BRANCH, 1) - 1  # type: ignore[operator]
 
     def visit_Comparison(self, ctx: Context, node: cst.Comparison) -> None:
         super().visit_Comparison(ctx, node)

@@ -10,6 +10,10 @@ comparison decides a test skip or is a value that cannot be followed (assigned, 
 ``torch.cuda.device_count()`` is left as written, which asks exactly the original question on every
 machine, and reported.
 
+In the last ``else`` of a chain that already asks about other backends (``elif is_xpu_available():``)
+the count is left as written and reported: the author ported the chain, and there the count means CUDA
+devices, 0 without them (codemod/engine/backend_chains.py).
+
 A count used as a number (``world_size = torch.cuda.device_count()``, ``range(...)``, ``nprocs=``, a
 comparison with another count) is no question: it is ported. So is a comparison used as a value that
 cannot tell 0 from 1 (``torch.cuda.device_count() > 1``): the CPU accelerator answers it like a machine
@@ -24,12 +28,14 @@ from typing import Callable, Dict, Optional, Tuple
 import libcst as cst
 
 from accelport.codemod.engine import skips
+from accelport.codemod.engine.backend_chains import chain_backend, last_else
 from accelport.codemod.engine.context import Context
 
 COUNT = "torch.cuda.device_count"
 NOTES_KEY = "count-questions"
 SKIP = "skip"
 VALUE = "value"
+CHAIN = "chain"  # in the last `else` of a chain that asks about other backends
 
 _HOLDS: Dict[type, Callable[[int, int], bool]] = {
     cst.Equal: operator.eq, cst.NotEqual: operator.ne, cst.LessThan: operator.lt,
@@ -76,16 +82,19 @@ def _kinds(ctx: Context) -> Dict[int, Tuple[str, str]]:
     return ctx.notes.setdefault(NOTES_KEY, {})  # type: ignore[return-value]
 
 
-def _mark(ctx: Context, expr: cst.CSTNode, kind: str, where: Optional[cst.CSTNode] = None) -> None:
+def _mark(ctx: Context, expr: cst.CSTNode, kind: str, where: Optional[cst.CSTNode] = None, backend: str = "") -> None:
     """Every ``torch.cuda.device_count()`` in ``expr`` gets ``kind``, with the text of the comparison
-    it is in (``WORLD_SIZE > torch.cuda.device_count()`` asks about GPUs in a skip as much as ``< 2``)."""
+    it is in (``WORLD_SIZE > torch.cuda.device_count()`` asks about GPUs in a skip as much as ``< 2``),
+    or for ``CHAIN`` the other backend the chain asks about."""
     if isinstance(expr, cst.Comparison):
         where = expr
     if _count_call(ctx, expr):
-        _kinds(ctx)[id(expr.func)] = (kind, ctx.code(where or expr).strip())  # type: ignore[attr-defined]
+        kinds = _kinds(ctx)
+        if kind != CHAIN or kinds.get(id(expr.func), ("",))[0] != CHAIN:  # an `elif` names a later backend
+            kinds[id(expr.func)] = (kind, backend or ctx.code(where or expr).strip())  # type: ignore[attr-defined]
         return
     for child in expr.children:
-        _mark(ctx, child, kind, where)
+        _mark(ctx, child, kind, where, backend)
 
 
 def enter_call(ctx: Context, node: cst.Call) -> None:
@@ -97,9 +106,15 @@ def enter_call(ctx: Context, node: cst.Call) -> None:
 
 
 def enter_if(ctx: Context, node: cst.If) -> None:
-    """Counts in the test of an ``if`` that skips (``if torch.cuda.device_count() < n: pytest.skip()``)."""
+    """Counts in the test of an ``if`` that skips (``if torch.cuda.device_count() < n: pytest.skip()``),
+    and in the last ``else`` of a chain that asks about other backends."""
     if skips.suite_skips(node.body) or skips.suite_skips(node.orelse):
         _mark(ctx, node.test, SKIP)
+    end = last_else(node)
+    if end is not None:
+        backend = chain_backend(node)
+        if backend is not None:
+            _mark(ctx, end.body, CHAIN, backend=backend)
 
 
 def enter_comparison(ctx: Context, node: cst.Comparison) -> None:
@@ -118,7 +133,11 @@ def kind_of(ctx: Context, node: cst.CSTNode) -> Tuple[str, str]:
 
 
 def left_message(kind: str, text: str) -> str:
-    """The finding for a count question left as written (``SKIP`` or ``VALUE``)."""
+    """The finding for a count question left as written (``SKIP``, ``VALUE`` or ``CHAIN``)."""
+    if kind == CHAIN:
+        return (f"`torch.cuda.device_count()` in the last `else` of a chain that already asks about {text}: left as "
+                "written, where it counts CUDA devices and 0 on a machine without one, as the chain's author meant "
+                "(the accelerator's count is 1 on the CPU); add a branch for any other backend by hand")
     if kind == SKIP:
         why, steered = "decides whether a test written for CUDA runs", "the test"
     else:

@@ -19,7 +19,10 @@ How it is decided, in the one rule walk (no second pass):
   namespaces, and the module's own functions, methods and aliases that reach one of them),
   ``fused=True``, ``device_map`` with device numbers and ``nvcc`` make it CUDA-only at once;
   ``torch.cuda`` names, ``.cuda()`` calls and CUDA device or ``"nccl"`` literals make it CUDA-only unless
-  the walk rewrote them (``ctx.fixes``).
+  the walk rewrote them (``ctx.fixes``). So do a check of results against the CPU's
+  (``allclose(cpu_out, gpu_out.cpu())``: a test of CUDA kernels) and, for an ``if``/``else``, an ``else``
+  side that does more than choose the CPU (codemod/engine/backend_chains.py: the ported question would
+  skip it on the CPU accelerator).
 - A rule that rewrites an atom hands its replacement to ``propose``, which returns it provisionally.
   When the walk leaves the region, any finding reported inside it or any CUDA-only thing left in it
   decides "CUDA-only": the atom then goes back to a CUDA question (``is_available()`` becomes
@@ -48,6 +51,7 @@ from typing import Dict, List, Optional, Sequence, Set, Tuple
 import libcst as cst
 
 from accelport.codemod.engine import count_questions, replace, skips, stored_reads, tree_walk
+from accelport.codemod.engine.backend_chains import cpu_side_work, other_backend
 from accelport.codemod.engine.cuda_only import CUDA_WORDS, call_reason, facts_of, module_reason, qname_reason
 from accelport.codemod.engine.context import BACKEND_QUESTION, DEVICE, Context
 from accelport.codemod.engine.names import Scope
@@ -59,8 +63,6 @@ AVAILABLE = "torch.cuda.is_available"
 DEVICE_COUNT = "torch.cuda.device_count"
 CUDA_QUESTION = 'get_accelerator().device_name() == "cuda"'
 
-# Names of other backends: an `elif` that asks about one of them means the author already ports there.
-OTHER_BACKENDS = re.compile(r"xpu|mps|mlu|npu|hpu|musa|xla|tpu|habana|ipex", re.IGNORECASE)
 # An assert or raise whose message says CUDA states that what it protects needs CUDA.
 SAYS_CUDA = re.compile(r"cuda|nvidia|nccl", re.IGNORECASE)
 # An `else: raise ...("only available on GPU")` after a CUDA guard says the guarded path is the only one.
@@ -72,6 +74,12 @@ NCCL_CONSTANTS = frozenset({"torch.distributed.Backend.NCCL", "torch.distributed
 # made for CUDA; a device literal is a candidate instead (ported where it is used as a device).
 # (numbers are left out: a worker or device count chosen that way is harmless elsewhere).
 CONSTANTS = (cst.SimpleString, cst.ConcatenatedString, cst.FormattedString)
+# Comparisons of results in tests: one whose argument is brought back with `.cpu()` checks a device's
+# result against the CPU's, which is a test of CUDA kernels where the guard asks about CUDA.
+PARITY_CHECKS = frozenset({
+    "allclose", "isclose", "equal", "assert_close", "assert_allclose", "assert_array_almost_equal",
+    "assert_array_equal", "assertAllClose", "assertEqual", "assertAlmostEqual", "assertTrue",
+})
 EXITS = (cst.Return, cst.Raise, cst.Continue, cst.Break)
 
 
@@ -90,6 +98,12 @@ class Region:
     fixes_from: int = 0
     # The stored question whose read this region's atom is (``if use_cuda:``), if any.
     stored: Optional["Stored"] = None
+    # A "gloo" literal: a backend question that picks gloo asks "can it carry CPU tensors?".
+    gloo: bool = False
+    # A comparison of results (`allclose`, `assertEqual`) and an `x.cpu()`: together, a check of CUDA
+    # results against the CPU's.
+    checks: bool = False
+    back_to_cpu: bool = False
 
 
 @dataclass
@@ -304,7 +318,7 @@ def enter_if(ctx: Context, node: cst.If) -> None:
     if not found:
         return
     rest = guards.rest_of.get(id(node))
-    other = _other_backend(node.orelse)
+    other = other_backend(node.orelse)
     for atom, positive, bare in found:
         if positive:
             parts: List[cst.CSTNode] = [node.body, *after.get(id(atom), ())]
@@ -325,10 +339,25 @@ def enter_if(ctx: Context, node: cst.If) -> None:
             region.reasons.append("the message of the exit above says it needs CUDA")
         if skips.suite_skips(node.body) or skips.suite_skips(node.orelse):
             region.reasons.append(skips.REASON)
-        if not positive and "cpu" in _strings_values(node.body):
+        work = _cpu_side_work(node, positive)
+        if work is not None:
+            region.reasons.append(f"the branch a run without CUDA takes does work of its own (`{work}`), which the "
+                                  "accelerator's answer would skip on the CPU")
+        if not positive and node.orelse is None and "cpu" in _strings_values(node.body):
             # `if not torch.cuda.is_available(): device = "cpu"`: skipped on the CPU accelerator, whatever
             # default stands (often CUDA's, from a config) would be used instead.
             region.reasons.append("its body picks the CPU where CUDA is missing, which the accelerator's answer would skip")
+
+
+def _cpu_side_work(node: cst.If, positive: bool) -> Optional[str]:
+    """Of an ``if``/``else`` about CUDA: what the side a run without CUDA takes does beyond choosing the
+    CPU (see codemod/engine/backend_chains.py). Without an ``else`` that side is a move or a fallback
+    the ported answer makes unnecessary (``if not x.is_cuda: x = x.to(device)``): not judged here."""
+    if not isinstance(node.orelse, cst.Else):
+        return None
+    if positive:
+        return cpu_side_work(node.body, node.orelse.body)
+    return cpu_side_work(node.orelse.body, node.body)
 
 
 def _candidate_literal(value: Optional[str]) -> bool:
@@ -445,6 +474,9 @@ def _register(ctx: Context, guards: Guards, atom: cst.CSTNode, bare: bool, parts
     region = Region(findings_from=len(ctx.findings), fixes_from=len(ctx.fixes))
     for part in parts:
         _scan(ctx, part, region)
+    if region.checks and region.back_to_cpu:
+        region.reasons.append("a check of results brought back with `.cpu()` against the CPU's (on the CPU accelerator "
+                              "it compares the CPU with itself; elsewhere it tests kernels the project may only have for CUDA)")
     guards.atoms[id(atom)] = Atom(atom, region, bare, ctx.current_top)
     stored = guards.stored_uses.get(id(atom))
     if stored is not None:
@@ -453,17 +485,6 @@ def _register(ctx: Context, guards: Guards, atom: cst.CSTNode, bare: bool, parts
     guards.decide_at.setdefault(id(end), []).append(region)
     guards.holders.setdefault(id(holder), []).append(region)
     return region
-
-
-def _other_backend(orelse: Optional[cst.CSTNode]) -> Optional[str]:
-    """The other backend an ``elif`` chain asks about (``elif torch.xpu.is_available():``), if any."""
-    while isinstance(orelse, cst.If):
-        for node in _names(orelse.test):
-            match = OTHER_BACKENDS.search(node)
-            if match:
-                return match.group(0)
-        orelse = orelse.orelse
-    return None
 
 
 def _leaves(node: cst.CSTNode, kinds: Tuple[type, ...]) -> List[cst.CSTNode]:
@@ -477,11 +498,6 @@ def _leaves(node: cst.CSTNode, kinds: Tuple[type, ...]) -> List[cst.CSTNode]:
         else:
             stack.extend(item.children)
     return out
-
-
-def _names(expr: cst.CSTNode) -> List[str]:
-    """Every identifier and string in ``expr``."""
-    return [leaf.value for leaf in _leaves(expr, (cst.Name, cst.SimpleString))]  # type: ignore[attr-defined]
 
 
 def _says_cuda(suite: cst.CSTNode, pattern: "re.Pattern[str]" = SAYS_CUDA) -> bool:
@@ -597,6 +613,8 @@ class _Scanner(cst.CSTVisitor):
                 # A "nccl" compared is a question about the backend in use, left as written: not CUDA-only code.
                 if _candidate_literal(value) and not (value.lower() == "nccl" and self.compared):
                     region.candidates.append((node, tuple(self.path), f"the literal {value!r}"))
+                elif value == "gloo":
+                    region.gloo = True
                 elif "nvcc" in value:
                     region.reasons.append("an `nvcc` build step")
         elif kind is cst.FormattedString:
@@ -637,6 +655,10 @@ class _Scanner(cst.CSTVisitor):
             region.candidates.append((node, tuple(self.path), "a `.pin_memory()` call (needs an accelerator)"))
         elif method == "record_stream":
             region.reasons.append("`Tensor.record_stream`, a CUDA stream's bookkeeping")
+        elif method in PARITY_CHECKS:
+            region.checks = True
+        elif method == "cpu" and isinstance(func, cst.Attribute) and not node.args:
+            region.back_to_cpu = True
         elif method == "half" and not node.args:
             region.reasons.append("`.half()`, float16 chosen for CUDA (other backends prefer bfloat16)")
         elif method is not None and CUDA_WORDS.search(method) and ctx.qname(func) is None:
@@ -810,6 +832,13 @@ def _cuda_only(ctx: Context, region: Region) -> Optional[str]:
 def _decide(ctx: Context, region: Region) -> None:
     reason = _cuda_only(ctx, region)
     if reason is None:
+        if region.gloo:
+            for atom in region.atoms:
+                if atom.watch:
+                    ctx.report(atom.rule, atom.node, f"{atom.what} chooses gloo for what NCCL cannot carry (CPU tensors); "
+                               "other accelerators' backends (xccl, hccl) cannot either, yet answer no: left as written; "
+                               "compare with `get_accelerator().communication_backend_name()` where the accelerator's "
+                               "own backend is meant", atom.top)
         return
     for atom in region.atoms:
         if atom.watch:

@@ -51,7 +51,10 @@ an `assert`.
   method or module-level name of the same file that reaches one of those, such as
   `def ext_gemm(x): return gemm(x)` over an extension's `gemm`; also an `elif` for another backend
   after it, an `else` or exit whose message says CUDA or GPU, a fallback that picks "cpu" where CUDA
-  is missing): `is_available()` becomes
+  is missing, a check of results against the CPU's (`allclose(cpu_out, gpu_out.cpu())`), an `else`
+  that does work of its own rather than only choosing the CPU or repeating the CUDA side (a float32
+  default, a `raise`, a message that says "CPU": the ported question would skip it on the CPU)):
+  `is_available()` becomes
   `get_accelerator().device_name() == "cuda"`; `.is_cuda` and string comparisons stay as written and
   are reported, naming what keeps them. Port that code, then the guard.
 - A question stored in a local name, a module-level name or a `self` attribute
@@ -65,10 +68,13 @@ an `assert`.
   (the accelerator's count is 1 on the CPU): where it stays CUDA's it is left as written, which is 0 off
   CUDA, and reported. A test skip (`self.skipTest`, `pytest.skip`, `raise SkipTest`,
   `return unittest.skip(...)`, a `skipIf`/`skipUnless`/`skipif` condition) is always CUDA's decision.
+  In the last `else` of a chain that already asks about other backends (`elif is_xpu_available():`)
+  the count is left as written and reported: there the author meant CUDA devices, 0 without them.
 
 A comparison with the backend in use (`dist.get_backend() == "nccl"`) is the exception: it is already
 right on every backend, since only CUDA runs use NCCL, so it always stays as written; it is reported
-only where it guards CUDA-only code.
+where it guards CUDA-only code, and where it chooses gloo (`new_group(backend="gloo")`): that asks
+"can the backend carry CPU tensors?", which other accelerators' backends answer no to as well.
 
 What counts as ported depends on the rules selected: with `--select torch-cuda-call` alone a
 `.cuda()` call under a guard keeps it a CUDA question.
