@@ -23,15 +23,23 @@ class _Uses(tree_walk.Visitor):
         self.torch_cuda = False
         # Inside a def or class an import binds a local name, which the rest of the module cannot see.
         self.depth = 0
+        # The names a def, class or parameter binds: not reads (``ast``, which reads the statements no
+        # rule changed, has no ``Name`` for them either, so both walks agree).
+        self.bound: Set[int] = set()
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.depth += 1
+        self.bound.add(id(node.name))
 
     def leave_FunctionDef(self, original_node: cst.FunctionDef) -> None:
         self.depth -= 1
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.depth += 1
+        self.bound.add(id(node.name))
+
+    def visit_Param(self, node: cst.Param) -> None:
+        self.bound.add(id(node.name))
 
     def leave_ClassDef(self, original_node: cst.ClassDef) -> None:
         self.depth -= 1
@@ -53,7 +61,8 @@ class _Uses(tree_walk.Visitor):
         return False
 
     def visit_Name(self, node: cst.Name) -> None:
-        self.names.add(node.value)
+        if id(node) not in self.bound:
+            self.names.add(node.value)
 
 
 def uses(module: cst.Module) -> _Uses:
