@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import List, Optional
 
 import libcst as cst
@@ -12,7 +11,6 @@ from accelport.codemod.engine.context import DEVICE, Context
 from accelport.codemod.engine.roles import keyword, positional
 from accelport.rules.base import Rule, keep_parens
 
-_INDEXED = re.compile(r"cuda:(\d+)")
 TORCH_DEVICE = "torch.device"
 
 
@@ -129,12 +127,12 @@ class CudaDeviceString(guards.GuardHooks, Rule):
     def leave_SimpleString(self, ctx: Context, original: cst.SimpleString, updated: cst.SimpleString):
         value = string_value(original)
         if ctx.role(original) != DEVICE:
-            if value is None or (value != "cuda" and _INDEXED.fullmatch(value) is None) or not travel.travels(ctx, self, original):
+            if value is None or (value != "cuda" and ordinals.INDEXED.fullmatch(value) is None) or not travel.travels(ctx, self, original):
                 return None
         replacement = None
         if value == "cuda":
             replacement = keep_parens(self._device_name(ctx), updated)
-        match = _INDEXED.fullmatch(value or "")
+        match = ordinals.INDEXED.fullmatch(value or "")
         if match:
             if self._distinct(ctx, original):
                 return None

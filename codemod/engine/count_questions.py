@@ -29,6 +29,7 @@ import libcst as cst
 
 from accelport.codemod.engine import skips
 from accelport.codemod.engine.backend_chains import chain_backend, last_else
+from accelport.codemod.engine.ordinals import integer
 from accelport.codemod.engine.context import Context
 
 COUNT = "torch.cuda.device_count"
@@ -47,12 +48,6 @@ def _count_call(ctx: Context, node: cst.CSTNode) -> bool:
     return isinstance(node, cst.Call) and not node.args and ctx.qname(node.func) == COUNT
 
 
-def _number(node: cst.CSTNode) -> Optional[int]:
-    if isinstance(node, cst.Integer):
-        return int(node.evaluated_value)
-    return None
-
-
 def question(ctx: Context, test: cst.CSTNode) -> Optional[Tuple[cst.CSTNode, bool, Callable[[int], bool]]]:
     """For ``torch.cuda.device_count()`` alone (its truth) or compared with a number: the reference to
     ``device_count`` (what torch-cuda-call rewrites), whether the comparison's true side is the one a
@@ -65,12 +60,12 @@ def question(ctx: Context, test: cst.CSTNode) -> Optional[Tuple[cst.CSTNode, boo
     right = test.comparisons[0].comparator
     if holds is None:
         return None
-    if _count_call(ctx, test.left) and _number(right) is not None:
-        number = _number(right)
+    if _count_call(ctx, test.left) and integer(right) is not None:
+        number = integer(right)
         asks: Callable[[int], bool] = lambda count: holds(count, number)  # noqa: E731
         call = test.left
-    elif _count_call(ctx, right) and _number(test.left) is not None:
-        number = _number(test.left)
+    elif _count_call(ctx, right) and integer(test.left) is not None:
+        number = integer(test.left)
         asks = lambda count: holds(number, count)  # noqa: E731
         call = right
     else:

@@ -26,7 +26,7 @@ from accelport.codemod.engine.context import Context
 from accelport.codemod.engine.names import dotted
 
 _NOTE = "distinct-ordinals"
-_INDEXED = re.compile(r"cuda:(\d+)")
+INDEXED = re.compile(r"cuda:(\d+)")  # an explicit ordinal: cuda:N
 
 
 def literal_ordinal(node: cst.CSTNode) -> Optional[int]:
@@ -34,17 +34,14 @@ def literal_ordinal(node: cst.CSTNode) -> Optional[int]:
     if not isinstance(node, cst.SimpleString):
         return None
     value = node.evaluated_value
-    match = _INDEXED.fullmatch(value) if isinstance(value, str) else None
+    match = INDEXED.fullmatch(value) if isinstance(value, str) else None
     return int(match.group(1)) if match else None
 
 
-def integer(node: Optional[cst.BaseExpression]) -> Optional[int]:
-    """The value of a decimal integer literal, else None."""
+def integer(node: Optional[cst.CSTNode]) -> Optional[int]:
+    """The value of an integer literal, else None."""
     if isinstance(node, cst.Integer):
-        try:
-            return int(node.value, 0)
-        except ValueError:
-            return None
+        return int(node.evaluated_value)
     return None
 
 
